@@ -1,0 +1,227 @@
+"""A linear-chain CRF output head with BIO-constrained decoding and
+per-entity confidences from forward-backward marginals. Pure PyTorch.
+
+Training uses pytorch-crf's log-likelihood. Decoding and marginals are done
+here, vectorized over the batch, because pytorch-crf decodes with a Python
+loop per sequence, has no transition constraints and no marginals.
+"""
+from typing import List, NamedTuple, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+from torchcrf import CRF
+
+# Added to forbidden transitions. Finite (not -inf) so that logsumexp over a
+# row where everything is forbidden stays finite instead of becoming NaN.
+FORBIDDEN = -10000.0
+
+
+class Entity(NamedTuple):
+    """A decoded entity: token offsets within its sequence (end exclusive),
+    the index of its label in the head's label list, and its probability."""
+
+    start: int
+    end: int
+    label: int
+    confidence: float
+
+
+def bio_tags(labels: Sequence[str]) -> List[str]:
+    """The tag inventory of a head: "O", then "B-X", "I-X" for each label.
+
+    labels (Sequence[str]): The entity labels, in a fixed order.
+    RETURNS (List[str]): Tag names; tag 1 + 2*k is B of label k, 2 + 2*k is I.
+    """
+    tags = ["O"]
+    for label in labels:
+        tags.extend((f"B-{label}", f"I-{label}"))
+    return tags
+
+
+def bio_constraints(n_labels: int) -> Tuple[Tensor, Tensor]:
+    """Which starts and transitions yield valid BIO sequences.
+
+    n_labels (int): Number of entity labels.
+    RETURNS (Tuple[Tensor, Tensor]): Boolean `allowed_start` (K,) and
+        `allowed_transitions` (K, K) with K = 1 + 2 * n_labels; entry [i, j]
+        says whether tag j may follow tag i. I-X may only follow B-X or I-X.
+    """
+    n_tags = 1 + 2 * n_labels
+    allowed = torch.ones(n_tags, n_tags, dtype=torch.bool)
+    start = torch.ones(n_tags, dtype=torch.bool)
+    for k in range(n_labels):
+        inside = 2 + 2 * k
+        allowed[:, inside] = False
+        allowed[inside - 1, inside] = True
+        allowed[inside, inside] = True
+        start[inside] = False
+    return start, allowed
+
+
+class CRFHead(nn.Module):
+    """Output layer + CRF for one label set (one corpus in multi-task
+    learning). Emission scores come from a linear layer over encoder states.
+    """
+
+    def __init__(self, input_size: int, labels: Sequence[str]) -> None:
+        super().__init__()
+        self.labels = list(labels)
+        self.tags = bio_tags(self.labels)
+        self.output = nn.Linear(input_size, len(self.tags))
+        self.crf = CRF(len(self.tags), batch_first=True)
+        start, allowed = bio_constraints(len(self.labels))
+        self.register_buffer("allowed_start", start, persistent=False)
+        self.register_buffer("allowed_transitions", allowed, persistent=False)
+
+    def emissions(self, states: Tensor) -> Tensor:
+        return self.output(states)
+
+    def loss(self, states: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
+        """Summed negative log-likelihood of the gold tag sequences.
+
+        states (Tensor): Encoder output (B, T, H).
+        tags (Tensor): Gold tag ids (B, T); padding positions are ignored.
+        mask (Tensor): Boolean (B, T), True on real tokens; mask[:, 0] all True.
+        RETURNS (Tensor): Scalar loss, summed over sequences.
+        """
+        return -self.crf(self.emissions(states), tags, mask=mask, reduction="sum")
+
+    def constrained_scores(self) -> Tuple[Tensor, Tensor, Tensor]:
+        """Start, transition and end scores with invalid BIO moves forbidden."""
+        crf = self.crf
+        start = crf.start_transitions.masked_fill(~self.allowed_start, FORBIDDEN)
+        trans = crf.transitions.masked_fill(~self.allowed_transitions, FORBIDDEN)
+        return start, trans, crf.end_transitions
+
+    def decode(self, states: Tensor, mask: Tensor) -> Tuple[Tensor, List[List[Entity]]]:
+        """Viterbi paths and entities with confidences.
+
+        states (Tensor): Encoder output (B, T, H).
+        mask (Tensor): Boolean (B, T), True on real tokens.
+        RETURNS (Tuple[Tensor, List[List[Entity]]]): Tag ids (B, T) and, per
+            sequence, the entities of its best path.
+        """
+        emissions = self.emissions(states)
+        start, trans, end = self.constrained_scores()
+        paths = viterbi(emissions, mask, start, trans, end)
+        spans = bio_spans(paths, mask.sum(1))
+        alpha, beta, log_z = forward_backward(emissions, mask, start, trans, end)
+        confidences = span_log_probs(spans, emissions, mask, alpha, beta, log_z, trans, end).exp()
+        entities: List[List[Entity]] = [[] for _ in range(paths.shape[0])]
+        for (b, s, e, label), conf in zip(spans, confidences.tolist()):
+            entities[b].append(Entity(s, e, label, min(conf, 1.0)))
+        return paths, entities
+
+
+def viterbi(emissions: Tensor, mask: Tensor, start: Tensor, trans: Tensor, end: Tensor) -> Tensor:
+    """Best tag sequence per batch row, vectorized over the batch.
+
+    emissions (Tensor): (B, T, K) scores. mask (Tensor): (B, T) bool, a prefix
+    of True per row. start, end (Tensor): (K,). trans (Tensor): (K, K).
+    RETURNS (Tensor): (B, T) tag ids; 0 on padding positions.
+    """
+    batch, length, n_tags = emissions.shape
+    score = start + emissions[:, 0]
+    history = []
+    for t in range(1, length):
+        # (B, K_prev, 1) + (K_prev, K) -> best previous tag for every tag.
+        best, prev = (score.unsqueeze(2) + trans).max(dim=1)
+        step = mask[:, t].unsqueeze(1)
+        score = torch.where(step, best + emissions[:, t], score)
+        history.append(prev)
+    lengths = mask.sum(1)
+    last = (score + end).argmax(dim=1)
+    paths = torch.zeros(batch, length, dtype=torch.long, device=emissions.device)
+    paths[torch.arange(batch), (lengths - 1).clamp(min=0)] = last
+    tag = last
+    for t in range(length - 1, 0, -1):
+        # Rows shorter than t+1 have not started their backtrace yet.
+        active = t < lengths
+        prev = history[t - 1].gather(1, tag.unsqueeze(1)).squeeze(1)
+        tag = torch.where(active, prev, tag)
+        at_end = t - 1 == lengths - 1
+        tag = torch.where(at_end, last, tag)
+        paths[:, t - 1] = torch.where(active | at_end, tag, paths[:, t - 1])
+    return paths * mask
+
+
+def forward_backward(
+    emissions: Tensor, mask: Tensor, start: Tensor, trans: Tensor, end: Tensor
+) -> Tuple[Tensor, Tensor, Tensor]:
+    """Log forward and backward scores and the log partition function.
+
+    RETURNS (Tuple[Tensor, Tensor, Tensor]): alpha (B, T, K), beta (B, T, K)
+        and log_z (B,), so that the marginal log-probability of tag k at t is
+        alpha[:, t, k] + beta[:, t, k] - log_z.
+    """
+    batch, length, _ = emissions.shape
+    alphas = [start + emissions[:, 0]]
+    for t in range(1, length):
+        nxt = torch.logsumexp(alphas[-1].unsqueeze(2) + trans, dim=1) + emissions[:, t]
+        alphas.append(torch.where(mask[:, t].unsqueeze(1), nxt, alphas[-1]))
+    alpha = torch.stack(alphas, dim=1)
+    end_scores = end.expand(batch, -1)
+    betas = [end_scores]
+    for t in range(length - 2, -1, -1):
+        following = betas[-1] + emissions[:, t + 1]
+        nxt = torch.logsumexp(trans + following.unsqueeze(1), dim=2)
+        # Where t + 1 is padding, t is the last real token.
+        betas.append(torch.where(mask[:, t + 1].unsqueeze(1), nxt, end_scores))
+    beta = torch.stack(betas[::-1], dim=1)
+    log_z = torch.logsumexp(alpha[:, -1] + end, dim=1)
+    return alpha, beta, log_z
+
+
+def bio_spans(paths: Tensor, lengths: Tensor) -> List[Tuple[int, int, int, int]]:
+    """Entities of decoded BIO paths as (row, start, end, label) tuples."""
+    spans = []
+    for row, (path, n) in enumerate(zip(paths.tolist(), lengths.tolist())):
+        begin = -1
+        for i, tag in enumerate(path[:n] + [0]):
+            if begin >= 0 and (tag == 0 or tag % 2 == 1 or (tag - 2) // 2 != label):
+                spans.append((row, begin, i, label))
+                begin = -1
+            if tag and tag % 2 == 1:
+                begin, label = i, (tag - 1) // 2
+    return spans
+
+
+def span_log_probs(
+    spans: List[Tuple[int, int, int, int]],
+    emissions: Tensor,
+    mask: Tensor,
+    alpha: Tensor,
+    beta: Tensor,
+    log_z: Tensor,
+    trans: Tensor,
+    end: Tensor,
+) -> Tensor:
+    """Exact log-probability, under the CRF, that each span is an entity:
+    tags B-X I-X ... I-X on the span and no I-X right after it.
+
+    RETURNS (Tensor): (n_spans,) log-probabilities.
+    """
+    if not spans:
+        return emissions.new_zeros(0)
+    idx = torch.tensor(spans, dtype=torch.long, device=emissions.device)
+    row, first, stop, label = idx.unbind(1)
+    last = stop - 1
+    b_tag, i_tag = 1 + 2 * label, 2 + 2 * label
+    # Score of entering the span with B-X at `first` (includes everything before).
+    score = alpha[row, first, b_tag]
+    # Score of the inside tokens: emissions of I-X plus B->I and I->I moves.
+    inside_emit = emissions[row].gather(2, i_tag.view(-1, 1, 1).expand(-1, emissions.shape[1], 1)).squeeze(2)
+    cum = inside_emit.cumsum(1)
+    n_inside = (last - first).float()
+    inside = cum[torch.arange(len(spans)), last] - cum[torch.arange(len(spans)), first]
+    inside = inside + (n_inside > 0) * (trans[b_tag, i_tag] + (n_inside - 1).clamp(min=0) * trans[i_tag, i_tag])
+    score = score + inside
+    last_tag = torch.where(n_inside > 0, i_tag, b_tag)
+    # Leaving the span: the sequence ends, or any tag but I-X follows.
+    lengths = mask.sum(1)[row]
+    at_end = stop >= lengths
+    nxt = stop.clamp(max=emissions.shape[1] - 1)
+    following = trans[last_tag] + emissions[row, nxt] + beta[row, nxt]
+    following = following.scatter(1, i_tag.unsqueeze(1), FORBIDDEN)
+    leave = torch.where(at_end, end[last_tag], torch.logsumexp(following, dim=1))
+    return score + leave - log_z[row]

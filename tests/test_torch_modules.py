@@ -1,0 +1,128 @@
+"""Tests of the pure PyTorch modules against brute force and packed sequences."""
+import itertools
+
+import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from spacy_bioner.torch_modules.crf import (
+    CRFHead,
+    bio_constraints,
+    bio_spans,
+    forward_backward,
+    span_log_probs,
+    viterbi,
+)
+from spacy_bioner.torch_modules.lstm import VariationalBiLSTM, reverse_index
+
+
+def _random_crf(n_labels=2, batch=3, length=5, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    k = 1 + 2 * n_labels
+    emissions = torch.randn(batch, length, k, generator=gen)
+    start = torch.randn(k, generator=gen)
+    trans = torch.randn(k, k, generator=gen)
+    end = torch.randn(k, generator=gen)
+    allowed_start, allowed = bio_constraints(n_labels)
+    start = start.masked_fill(~allowed_start, -10000.0)
+    trans = trans.masked_fill(~allowed, -10000.0)
+    lengths = torch.tensor([length, 1, max(1, length - 2)][:batch])
+    mask = torch.arange(length).unsqueeze(0) < lengths.unsqueeze(1)
+    return emissions, mask, start, trans, end, lengths
+
+
+def _path_score(path, emit, start, trans, end):
+    score = start[path[0]] + emit[0, path[0]]
+    for i in range(1, len(path)):
+        score = score + trans[path[i - 1], path[i]] + emit[i, path[i]]
+    return score + end[path[-1]]
+
+
+def _all_paths(emit, n, start, trans, end):
+    k = emit.shape[1]
+    return {p: _path_score(p, emit, start, trans, end) for p in itertools.product(range(k), repeat=n)}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_viterbi_and_marginals_match_brute_force(seed):
+    emissions, mask, start, trans, end, lengths = _random_crf(seed=seed)
+    paths = viterbi(emissions, mask, start, trans, end)
+    alpha, beta, log_z = forward_backward(emissions, mask, start, trans, end)
+    spans = bio_spans(paths, lengths)
+    span_probs = span_log_probs(spans, emissions, mask, alpha, beta, log_z, trans, end).exp()
+    for row in range(emissions.shape[0]):
+        n = int(lengths[row])
+        scores = _all_paths(emissions[row, :n], n, start, trans, end)
+        best = max(scores, key=lambda p: scores[p])
+        assert paths[row, :n].tolist() == list(best)
+        assert torch.allclose(log_z[row], torch.logsumexp(torch.stack(list(scores.values())), 0), atol=1e-4)
+        for (r, s, e, label), prob in zip(spans, span_probs.tolist()):
+            if r != row:
+                continue
+            b, i = 1 + 2 * label, 2 + 2 * label
+            # Probability mass of all paths that contain exactly this entity.
+            total = sum(
+                torch.exp(sc - log_z[row]).item()
+                for p, sc in scores.items()
+                if p[s] == b and all(t == i for t in p[s + 1 : e]) and (e == n or p[e] != i)
+            )
+            assert prob == pytest.approx(total, abs=1e-4)
+
+
+def test_decoding_is_always_valid_bio():
+    # Emissions that strongly favour I- tags after O: decoding must not follow them.
+    head = CRFHead(4, ["A", "B"])
+    states = torch.randn(8, 12, 4) * 5
+    torch.nn.init.normal_(head.output.weight, std=10.0)
+    mask = torch.ones(8, 12, dtype=torch.bool)
+    paths, entities = head.decode(states, mask)
+    for path in paths.tolist():
+        for prev, tag in zip([0] + path, path):
+            if tag and tag % 2 == 0:
+                assert prev in (tag - 1, tag), path
+    for ents in entities:
+        for ent in ents:
+            assert 0.0 <= ent.confidence <= 1.0
+
+
+def test_reverse_index_reverses_within_length():
+    idx = reverse_index(torch.tensor([3, 1, 4]), 4)
+    assert idx.tolist() == [[2, 1, 0, 3], [0, 1, 2, 3], [3, 2, 1, 0]]
+
+
+def test_bilstm_padding_trick_equals_packed_sequences():
+    torch.manual_seed(0)
+    layer = VariationalBiLSTM(6, 5).eval()
+    reference = torch.nn.LSTM(6, 5, batch_first=True, bidirectional=True)
+    with torch.no_grad():
+        for suffix, lstm in (("", layer.forward_lstm), ("_reverse", layer.backward_lstm)):
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(reference, f"{name}_l0{suffix}").copy_(getattr(lstm, f"{name}_l0"))
+    lengths = torch.tensor([7, 2, 5])
+    x = torch.randn(3, 7, 6)
+    ours = layer(x, lengths, reverse_index(lengths, 7))
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    theirs, _ = pad_packed_sequence(reference(packed)[0], batch_first=True)
+    mask = (torch.arange(7).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(2)
+    assert torch.allclose(ours * mask, theirs * mask, atol=1e-6)
+
+
+def test_variational_masks_are_constant_over_time():
+    torch.manual_seed(0)
+    layer = VariationalBiLSTM(4, 3, input_dropout=0.5)
+    seen = {}
+
+    def hook(module, inputs):
+        seen["x"] = inputs[0]
+
+    layer.forward_lstm.register_forward_pre_hook(hook)
+    layer.train()
+    x = torch.ones(2, 6, 4)
+    layer(x, torch.tensor([6, 6]), reverse_index(torch.tensor([6, 6]), 6))
+    dropped = seen["x"] == 0
+    # Same units dropped at every time step, different masks per sequence allowed.
+    assert (dropped == dropped[:, :1]).all()
+    assert dropped.any()
+    layer.eval()
+    layer(x, torch.tensor([6, 6]), reverse_index(torch.tensor([6, 6]), 6))
+    assert not (seen["x"] == 0).any()
