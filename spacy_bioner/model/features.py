@@ -1,0 +1,202 @@
+"""From spaCy Docs to the padded arrays the torch module reads. NumPy only.
+
+Documents are split into segments: their sentences when sentence boundaries
+are set, else the whole document. A segment longer than `max_length` is read
+by the encoder as overlapping windows; every token is predicted from the
+window where it has the most context, and the CRF then decodes the stitched
+segment whole, so nothing is truncated and the output is one valid BIO path.
+"""
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import numpy
+from spacy.tokens import Doc
+from spacy.vectors import Mode
+
+PAD, UNKNOWN = 0, 1
+
+
+class Lexicon:
+    """A string-to-id table; id 0 is padding and id 1 stands for unknown."""
+
+    def __init__(self, items: Sequence[str] = ()) -> None:
+        self.items: List[str] = list(items)
+        self.index: Dict[str, int] = {item: i + 2 for i, item in enumerate(self.items)}
+
+    def __len__(self) -> int:
+        return len(self.items) + 2
+
+    def get(self, item: str) -> int:
+        return self.index.get(item, UNKNOWN)
+
+    @classmethod
+    def from_counts(cls, counts: Dict[str, int], min_count: int = 1) -> "Lexicon":
+        """Keep the items seen at least `min_count` times, most frequent first."""
+        kept = sorted((item for item, n in counts.items() if n >= min_count), key=lambda x: (-counts[x], x))
+        return cls(kept)
+
+
+@dataclass
+class Segment:
+    """Tokens [start, end) of docs[doc], and the windows the encoder reads it in:
+    (window start, window end, first kept token, end of kept tokens)."""
+
+    doc: int
+    start: int
+    end: int
+    windows: List[Tuple[int, int, int, int]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+
+def segment_docs(docs: Sequence[Doc], max_length: int, context: int) -> List[Segment]:
+    """Split docs into segments (sentences if set) and long segments into windows.
+
+    docs (Sequence[Doc]): The documents; empty ones yield no segment.
+    max_length (int): Longest window the encoder reads.
+    context (int): Tokens of overlap kept on each side of a window's core.
+    RETURNS (List[Segment]): The segments in document order.
+    """
+    stride = max(1, max_length - 2 * context)
+    segments = []
+    for i, doc in enumerate(docs):
+        if not len(doc):
+            continue
+        if doc.has_annotation("SENT_START"):
+            bounds = [(sent.start, sent.end) for sent in doc.sents]
+        else:
+            bounds = [(0, len(doc))]
+        for start, end in bounds:
+            segment = Segment(i, start, end)
+            if end - start <= max_length:
+                segment.windows.append((start, end, start, end))
+            else:
+                for core in range(start, end, stride):
+                    core_end = min(core + stride, end)
+                    segment.windows.append(
+                        (max(start, core - context), min(end, core_end + context), core, core_end)
+                    )
+            segments.append(segment)
+    return segments
+
+
+def group_segments(segments: List[Segment], batch_tokens: int) -> Iterator[List[Segment]]:
+    """Groups of segments of similar length, so that little time goes to
+    padding; each group holds at most about `batch_tokens` padded tokens."""
+    ordered = sorted(segments, key=len)
+    group: List[Segment] = []
+    width = n_windows = 0
+    for segment in ordered:
+        longest = max(width, max(w[1] - w[0] for w in segment.windows))
+        if group and (n_windows + len(segment.windows)) * longest > batch_tokens:
+            yield group
+            group, width, n_windows = [], 0, 0
+            longest = max(w[1] - w[0] for w in segment.windows)
+        group.append(segment)
+        width, n_windows = longest, n_windows + len(segment.windows)
+    if group:
+        yield group
+
+
+def vector_rows(doc: Doc) -> numpy.ndarray:
+    """Row of each token in the vectors table, trying the exact form first and
+    the lowercase form second; -1 where neither has a vector."""
+    vectors = doc.vocab.vectors
+    if vectors.mode != Mode.default:
+        raise ValueError(
+            f"bilstm_crf_ner reads static vectors in spaCy's default mode only; "
+            f"the vectors table is in mode '{vectors.mode}'."
+        )
+    rows = vectors.find(keys=doc.to_array("ORTH"))
+    missing = rows < 0
+    if missing.any():
+        rows[missing] = vectors.find(keys=doc.to_array("LOWER")[missing])
+    return rows
+
+
+def word_key(text: str) -> str:
+    """The form a trainable word embedding is keyed by."""
+    return text.lower()
+
+
+def build_batch(
+    docs: Sequence[Doc],
+    segments: List[Segment],
+    *,
+    words: Lexicon,
+    chars: Lexicon,
+    use_vectors: bool,
+    tags: Optional[Sequence[numpy.ndarray]] = None,
+) -> Dict[str, Optional[numpy.ndarray]]:
+    """Padded arrays for one group of segments (the fields of `TokenBatch`,
+    plus "tags" (S, Ts) when gold tag ids per doc are given)."""
+    windows = [(seg.doc, w) for seg in segments for w in seg.windows]
+    width = max(w[1] - w[0] for _, w in windows)
+    n = len(windows)
+    word_ids = numpy.zeros((n, width), dtype="int64")
+    unique_ids = numpy.zeros((n, width), dtype="int64")
+    lengths = numpy.zeros((n,), dtype="int64")
+    rows = numpy.full((n, width), -1, dtype="int64") if use_vectors else None
+    distinct: Dict[str, int] = {}
+    texts: Dict[int, List[str]] = {}
+    doc_rows: Dict[int, numpy.ndarray] = {}
+    for r, (d, (start, end, _, _)) in enumerate(windows):
+        if d not in texts:
+            texts[d] = [token.text for token in docs[d]]
+            if use_vectors:
+                doc_rows[d] = vector_rows(docs[d])
+        span = texts[d][start:end]
+        lengths[r] = len(span)
+        word_ids[r, : len(span)] = [words.get(word_key(t)) for t in span]
+        unique_ids[r, : len(span)] = [distinct.setdefault(t, len(distinct)) for t in span]
+        if rows is not None:
+            rows[r, : len(span)] = doc_rows[d][start:end]
+    char_lengths = numpy.array([len(t) for t in distinct], dtype="int64")
+    char_ids = numpy.zeros((len(distinct), max(1, int(char_lengths.max()))), dtype="int64")
+    for u, text in enumerate(distinct):
+        char_ids[u, : len(text)] = [chars.get(c) for c in text]
+    batch: Dict[str, Optional[numpy.ndarray]] = {
+        "words": word_ids,
+        "rows": rows,
+        "unique": unique_ids,
+        "chars": char_ids,
+        "char_lengths": char_lengths,
+        "lengths": lengths,
+        "segment_lengths": numpy.array([len(s) for s in segments], dtype="int64"),
+        "gather": None,
+    }
+    if any(len(seg.windows) > 1 for seg in segments):
+        batch["gather"] = _stitch_index(segments, width)
+    if tags is not None:
+        gold = numpy.zeros((len(segments), max(len(s) for s in segments)), dtype="int64")
+        for i, seg in enumerate(segments):
+            gold[i, : len(seg)] = tags[seg.doc][seg.start : seg.end]
+        batch["tags"] = gold
+    return batch
+
+
+def _stitch_index(segments: List[Segment], width: int) -> numpy.ndarray:
+    """For each segment position, its flat position among the window states:
+    the token is read from the window whose core contains it."""
+    index = numpy.zeros((len(segments), max(len(s) for s in segments)), dtype="int64")
+    row = 0
+    for i, seg in enumerate(segments):
+        for start, _, core, core_end in seg.windows:
+            positions = numpy.arange(core, core_end)
+            index[i, positions - seg.start] = row * width + (positions - start)
+            row += 1
+    return index
+
+
+def count_vocab(docs: Iterable[Doc]) -> Tuple[Dict[str, int], Dict[str, int]]:
+    """Counts of word keys and of characters in training docs."""
+    words: Dict[str, int] = {}
+    chars: Dict[str, int] = {}
+    for doc in docs:
+        for token in doc:
+            key = word_key(token.text)
+            words[key] = words.get(key, 0) + 1
+            for c in token.text:
+                chars[c] = chars.get(c, 0) + 1
+    return words, chars
