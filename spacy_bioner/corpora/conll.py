@@ -12,7 +12,7 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from .util import (
-    ConversionReport, CorpusFormatError, LabelFilter, PathLike, atomic_path, set_doc_id,
+    ConversionReport, CorpusFormatError, LabelFilter, PathLike, atomic_path, read_text, set_doc_id,
 )
 
 SCHEMES = ("auto", "iob1", "iob2", "iobes")
@@ -23,16 +23,6 @@ _TAG_RE = re.compile(r"^(?:O|([BIES])-(\S.*))$")
 # One token row: (token, tag, line number).
 Row = Tuple[str, str, int]
 Sentence = List[Row]
-
-
-def _decode(path: Path) -> str:
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        raise CorpusFormatError(path, line, f"not valid UTF-8 (byte 0x{data[err.start]:02x})") from None
-    return text[1:] if text.startswith("\ufeff") else text
 
 
 def parse_conll(
@@ -52,7 +42,7 @@ def parse_conll(
     docs: List[List[Sentence]] = [[]]
     sentence: Sentence = []
     n_cols: Optional[int] = None
-    for lineno, raw in enumerate(_decode(path).split("\n"), 1):
+    for lineno, raw in enumerate(read_text(path).split("\n"), 1):
         line = raw.rstrip("\r")
         if not line.strip():
             if sentence:

@@ -8,11 +8,12 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
+from ..scores import set_score
 from .labels import harmonize
 
 # The document id of every format (CoNLL file stem + index, Brat file stem,
@@ -76,6 +77,23 @@ class ConversionReport:
         return ", ".join(parts)
 
 
+def read_text(path: PathLike) -> str:
+    """Read a UTF-8 file as is (no newline translation, so character offsets
+    into it stay valid); a leading BOM is dropped.
+
+    path (PathLike): The file.
+    RETURNS (str): Its text.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise CorpusFormatError(path, line, f"not valid UTF-8 (byte 0x{data[err.start]:02x})") from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
 def get_doc_id(doc: Doc, default: Optional[str] = None) -> Optional[str]:
     """The document id stored by a reader (see DOC_ID_KEY)."""
     value = doc.user_data.get(DOC_ID_KEY, default)
@@ -121,8 +139,17 @@ class LabelFilter:
         return out
 
 
-# A character-offset annotation: (start, end, label, line number in its file).
-CharEntity = Tuple[int, int, str, int]
+class CharEntity(NamedTuple):
+    """A character-offset annotation read from a file."""
+
+    start: int
+    end: int
+    label: str
+    line: int  # line number in its file, for errors
+    kb_id: str = ""
+    score: Optional[float] = None
+
+
 MISALIGNED_POLICIES = ("split", "expand", "error")
 
 
@@ -178,22 +205,23 @@ def doc_from_char_entities(
     if misaligned not in MISALIGNED_POLICIES:
         raise ValueError(f"misaligned must be one of {MISALIGNED_POLICIES}, not {misaligned!r}")
     kept: List[CharEntity] = []
-    for start, end, label, line in entities:
-        out = labels(label, report, path) if labels is not None else label
+    for ent in entities:
+        out = labels(ent.label, report, path) if labels is not None else ent.label
         if out is not None:
-            kept.append((start, end, out, line))
-    boundaries = [c for s, e, _, _ in kept for c in (s, e)] if misaligned == "split" else []
+            kept.append(ent._replace(label=out))
+    boundaries = [c for ent in kept for c in (ent.start, ent.end)] if misaligned == "split" else []
     plain, words, spaces = _tokenize(tokenizer, text, boundaries)
     edges = {t.idx for t in plain} | {t.idx + len(t.text) for t in plain}
     doc = Doc(plain.vocab, words=words, spaces=spaces)
     spans: List[Span] = []
-    for start, end, label, line in kept:
-        span = doc.char_span(start, end, label=label, alignment_mode="strict")
+    scores: Dict[int, float] = {}
+    for start, end, label, line, kb_id, score in kept:
+        span = doc.char_span(start, end, label=label, kb_id=kb_id, alignment_mode="strict")
         if span is None:
             if misaligned == "error":
                 raise CorpusFormatError(path, line, f"entity {start}-{end} "
                                         f"{text[start:end]!r} is not on token boundaries")
-            span = doc.char_span(start, end, label=label, alignment_mode="expand")
+            span = doc.char_span(start, end, label=label, kb_id=kb_id, alignment_mode="expand")
             if span is None or not len(span):
                 # Only whitespace: no token to attach it to.
                 report.add("misaligned_dropped", path)
@@ -202,10 +230,15 @@ def doc_from_char_entities(
         elif span.start_char not in edges or span.end_char not in edges:
             report.add("misaligned_split", path)
         spans.append(span)
+        if score is not None:
+            scores[id(span)] = score
     chosen = filter_spans(spans)
     if len(chosen) < len(spans):
         report.add("overlap_dropped", path, len(spans) - len(chosen))
     doc.ents = chosen
+    for span in chosen:
+        if id(span) in scores:
+            set_score(span, scores[id(span)])
     return doc, chosen
 
 

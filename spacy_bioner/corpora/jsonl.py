@@ -1,0 +1,112 @@
+"""Read and write JSONL: one `{"id", "text", "entities": [{"start", "end",
+"label", "score"?, "kb_id"?}]}` object per line, character offsets into
+"text". Scores go through `spacy_bioner.scores` (get_score / set_score)."""
+import json
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from spacy.tokens import Doc
+
+from ..scores import get_score
+from .util import (
+    CharEntity, ConversionReport, CorpusFormatError, LabelFilter, PathLike, atomic_path,
+    doc_from_char_entities, get_doc_id, read_text, set_doc_id,
+)
+
+
+def _entity(value: Any, text: str, path: Path, lineno: int) -> CharEntity:
+    if not isinstance(value, dict):
+        raise CorpusFormatError(path, lineno, "an entity must be an object")
+    start, end, label = value.get("start"), value.get("end"), value.get("label")
+    if not (isinstance(start, int) and isinstance(end, int) and isinstance(label, str) and label):
+        raise CorpusFormatError(path, lineno, 'an entity needs integer "start", "end" and a "label"')
+    if not 0 <= start < end <= len(text):
+        raise CorpusFormatError(path, lineno, f"entity offsets {start}-{end} outside the text "
+                                f"({len(text)} characters)")
+    score = value.get("score")
+    if score is not None and not isinstance(score, (int, float)):
+        raise CorpusFormatError(path, lineno, '"score" must be a number')
+    return CharEntity(start, end, label, lineno, str(value.get("kb_id") or ""),
+                      None if score is None else float(score))
+
+
+def read_jsonl(
+    path: PathLike,
+    tokenizer: Callable[[str], Doc],
+    *,
+    label_map: Optional[Dict[str, str]] = None,
+    keep_labels: Optional[Iterable[str]] = None,
+    misaligned: str = "split",
+    report: Optional[ConversionReport] = None,
+) -> Tuple[List[Doc], ConversionReport]:
+    """Read a JSONL file. A missing "id" becomes "<file stem>-<line>".
+
+    path (PathLike): The file.
+    tokenizer (Callable[[str], Doc]): e.g. `nlp.tokenizer`.
+    label_map (Optional[Dict[str, str]]): Harmonize labels; unmapped ones are dropped.
+    keep_labels (Optional[Iterable[str]]): Keep only these (output) labels.
+    misaligned (str): "split", "expand" or "error" (see `doc_from_char_entities`).
+    report (Optional[ConversionReport]): Report to add to.
+    RETURNS (Tuple[List[Doc], ConversionReport]): The Docs and the report.
+    """
+    path = Path(path)
+    report = report if report is not None else ConversionReport()
+    labels = LabelFilter(label_map, keep_labels)
+    docs: List[Doc] = []
+    for lineno, line in enumerate(read_text(path).split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise CorpusFormatError(path, lineno, f"invalid JSON: {err.msg}") from None
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise CorpusFormatError(path, lineno, 'each line must be an object with a "text" string')
+        text = record["text"]
+        raw_entities = record.get("entities") or []
+        if not isinstance(raw_entities, list):
+            raise CorpusFormatError(path, lineno, '"entities" must be a list')
+        entities = [_entity(value, text, path, lineno) for value in raw_entities]
+        doc, _ = doc_from_char_entities(tokenizer, text, entities, path, report,
+                                        labels=labels, misaligned=misaligned)
+        set_doc_id(doc, str(record.get("id", f"{path.stem}-{lineno}")))
+        report.add_doc(doc)
+        docs.append(doc)
+    if not docs:
+        raise CorpusFormatError(path, 1, "no documents found (empty file)")
+    return docs, report
+
+
+def doc_to_record(doc: Doc, default_id: str, spans_key: Optional[str] = None) -> Dict[str, Any]:
+    """The JSON object of a Doc.
+
+    doc (Doc): The Doc.
+    default_id (str): The id to use when the Doc has none.
+    spans_key (Optional[str]): Write `doc.spans[spans_key]` instead of doc.ents.
+    RETURNS (Dict[str, Any]): {"id", "text", "entities"}.
+    """
+    entities = []
+    for span in doc.ents if spans_key is None else doc.spans[spans_key]:
+        entity: Dict[str, Any] = {"start": span.start_char, "end": span.end_char, "label": span.label_}
+        score = get_score(span)
+        if score is not None:
+            entity["score"] = score
+        if span.kb_id_:
+            entity["kb_id"] = span.kb_id_
+        entities.append(entity)
+    return {"id": get_doc_id(doc) or default_id, "text": doc.text, "entities": entities}
+
+
+def write_jsonl(docs: Iterable[Doc], path: PathLike, *, spans_key: Optional[str] = None) -> Path:
+    """Write Docs as JSONL, a file that appears only once complete.
+
+    docs (Iterable[Doc]): The Docs.
+    path (PathLike): The output file.
+    spans_key (Optional[str]): Write this span group instead of doc.ents.
+    RETURNS (Path): The file.
+    """
+    with atomic_path(path) as tmp:
+        with tmp.open("w", encoding="utf-8", newline="\n") as f:
+            for n, doc in enumerate(docs):
+                f.write(json.dumps(doc_to_record(doc, str(n), spans_key), ensure_ascii=False) + "\n")
+    return Path(path)
