@@ -1,0 +1,147 @@
+"""CLI for the project tooling: `spacy-bioner assets|grid|results`.
+
+Thin wrappers over spacy_bioner.project.{assets,grid,results}.
+"""
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from wasabi import msg
+
+from . import app
+
+assets_app = typer.Typer(help="Fetch and verify corpus files from a local mirror.", no_args_is_help=True)
+grid_app = typer.Typer(help="The resumable experiment grid (variant × corpus × seed).", no_args_is_help=True)
+app.add_typer(assets_app, name="assets")
+app.add_typer(grid_app, name="grid")
+
+
+@assets_app.callback()
+def _assets() -> None:
+    # A callback keeps `fetch` a subcommand when this app runs on its own
+    # (python -m spacy_bioner.project.assets fetch ...).
+    pass
+
+
+@assets_app.command("fetch")
+def assets_fetch_cli(
+    mirror: Path = typer.Option(..., "--mirror", help="Mirror root holding manifest.json", exists=True, file_okay=False),
+    dest: Path = typer.Option(Path("assets/corpora"), "--dest", help="Destination root (mirror layout is kept)"),
+    project: Optional[Path] = typer.Option(Path("project.yml"), "--project", help="project.yml whose assets under --dest are fetched; '' for none"),
+    corpus: List[str] = typer.Option([], "--corpus", "-c", help="Also fetch every split of this manifest corpus (repeatable)"),
+) -> None:
+    """Copy files from the mirror, verifying each against the manifest's
+    sha256 and project.yml's MD5. Exits non-zero naming every bad file."""
+    from ..project.assets import AssetError, fetch_from_mirror
+
+    project_file = project if project and str(project) and project.exists() else None
+    try:
+        done = fetch_from_mirror(mirror, dest, project_file=project_file, corpora=corpus)
+    except AssetError as err:
+        for path, reason in err.failures:
+            msg.fail(f"{path}: {reason}")
+        msg.fail(f"{len(err.failures)} asset(s) failed verification; nothing bad was left in {dest}", exits=1)
+    copied = sum(1 for v in done.values() if v == "copied")
+    msg.good(f"{len(done)} file(s) verified in {dest} ({copied} copied, {len(done) - copied} already there)")
+
+
+@assets_app.command("verify")
+def assets_verify_cli(
+    dest: Path = typer.Option(Path("assets/corpora"), "--dest", help="Destination root"),
+    mirror: Path = typer.Option(..., "--mirror", help="Mirror root holding manifest.json", exists=True, file_okay=False),
+    project: Path = typer.Option(Path("project.yml"), "--project", help="project.yml listing the assets"),
+) -> None:
+    """Verify copies in place against the manifest and project.yml."""
+    from ..project.assets import plan_files, verify_files
+
+    problems = verify_files(dest, plan_files(mirror, project_file=project, dest=dest))
+    for path, problem in problems:
+        msg.fail(f"{path}: {problem}")
+    if problems:
+        raise typer.Exit(1)
+    msg.good(f"All assets under {dest} verified")
+
+
+@grid_app.command("run")
+def grid_run_cli(
+    variant: str = typer.Option(..., "--variant", help="A key of vars.variants in project.yml (baseline, vd, ...)"),
+    group: List[str] = typer.Option(..., "--group", help="A key of vars.groups (disease, species); repeatable"),
+    seeds: List[str] = typer.Option(["0 1 2"], "--seeds", help="Seeds: '0 1 2', 0,1,2 or repeated"),
+    corpus: List[str] = typer.Option([], "--corpus", help="Only these corpora of the group (repeatable)"),
+    stage: str = typer.Option("all", "--stage", help="all | train | evaluate"),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after this many steps did work"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the commands, run nothing"),
+    project_dir: Path = typer.Option(Path("."), "--project-dir", help="Folder with project.yml"),
+    var: List[str] = typer.Option([], "--var", help="Override a project var: NAME=VALUE (repeatable)"),
+) -> None:
+    """Run the grid steps that have no metrics file yet (resumable)."""
+    from ..project.grid import StepFailed, load_settings, parse_seeds, plan_steps, run_grid
+
+    overrides = {}
+    for item in var:
+        name, _, value = item.partition("=")
+        overrides[f"vars.{name}"] = value
+    settings = load_settings(project_dir, overrides)
+    steps = plan_steps(settings, variant, group, parse_seeds(seeds), corpus)
+    try:
+        status = run_grid(settings, steps, stage=stage, max_steps=max_steps, dry_run=dry_run)
+    except StepFailed as err:
+        msg.fail(str(err), exits=1)
+    counts = {s: sum(1 for v in status.values() if v == s) for s in sorted(set(status.values()))}
+    msg.info(f"{variant} {'/'.join(group)}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+
+
+@grid_app.command("status")
+def grid_status_cli(
+    variant: List[str] = typer.Option([], "--variant", help="Variants (default: all in project.yml)"),
+    seeds: List[str] = typer.Option(["0 1 2"], "--seeds", help="Seeds: '0 1 2', 0,1,2 or repeated"),
+    project_dir: Path = typer.Option(Path("."), "--project-dir", help="Folder with project.yml"),
+) -> None:
+    """Show which steps have metrics, which are trained, which are pending."""
+    from ..project.grid import TRAIN_MARKER, load_settings, parse_seeds, plan_steps
+
+    settings = load_settings(project_dir)
+    rows = []
+    for v in variant or list(settings.variants):
+        for step in plan_steps(settings, v, list(settings.groups), parse_seeds(seeds)):
+            if settings.path(settings.metrics_path(step)).exists():
+                state = "done"
+            elif (settings.path(settings.train_dir(step)) / TRAIN_MARKER).exists():
+                state = "trained, not evaluated"
+            else:
+                state = "pending"
+            rows.append((step.variant, step.group, step.corpus, step.seed, state))
+    msg.table(rows, header=("variant", "group", "corpus", "seed", "state"), divider=True)
+
+
+@grid_app.command("matrix")
+def grid_matrix_cli(
+    variant: List[str] = typer.Option([], "--variant", help="Variants (default: all in project.yml)"),
+    project_dir: Path = typer.Option(Path("."), "--project-dir", help="Folder with project.yml"),
+) -> None:
+    """Print the in-corpus / out-of-corpus F1 matrix of each variant and group."""
+    from ..project.grid import load_settings
+    from ..project.results import load_metrics, render_matrix
+
+    settings = load_settings(project_dir)
+    metrics = load_metrics(settings.path(settings.results_dir))
+    for v in variant or list(settings.variants):
+        for group, corpora in settings.groups.items():
+            msg.divider(f"{v} / {group}: rows train, columns test; diagonal exact, rest right-boundary F1")
+            print(render_matrix(metrics, v, corpora))
+
+
+@app.command("results")
+def results_cli(
+    output: Path = typer.Option(Path("docs/results.md"), "--output", help="Markdown file to write"),
+    project_dir: Path = typer.Option(Path("."), "--project-dir", help="Folder with project.yml"),
+) -> None:
+    """Write docs/results.md from the grid's metrics files."""
+    from ..project.grid import load_settings
+    from ..project.results import write_results
+
+    settings = load_settings(project_dir)
+    commands = [f"spacy project run {w}" for w in ("baseline", "vd")] + ["spacy project run results"]
+    path = write_results(settings.path(settings.results_dir), settings.path(output),
+                         groups=settings.groups, variants=list(settings.variants), commands=commands)
+    msg.good(f"Wrote {path}")

@@ -1,0 +1,405 @@
+"""The resumable experiment grid: one step per (variant, corpus, seed).
+
+A step trains with `spacy train` (a subprocess, so a step can be killed at
+any point), evaluates the best model on its own test split (exact boundary)
+and on the other corpora of its group (right boundary, entity types
+harmonized), and writes `results/<variant>/<corpus>/seed<k>.json`. A step
+whose metrics file exists is skipped; a step whose training finished (marker
+`training/<variant>/<corpus>/seed<k>/train.json`) only re-runs evaluation.
+Both files are written atomically, so a file that exists is complete.
+
+Variants (config overrides) and groups (corpus lists) are read from the
+`vars` of project.yml, so the grid and `spacy project run` share one
+definition.
+"""
+import datetime
+import json
+import os
+import platform
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+
+from wasabi import msg
+
+METRICS_SCHEMA = 1
+TRAIN_MARKER = "train.json"
+TRAIN_LOG = "train.log"
+STAGES = ("all", "train", "evaluate")
+
+# A runner executes a command in a folder, teeing its output to a log file,
+# and returns the exit code. Tests pass a fake one so no real training runs.
+Runner = Callable[[List[str], Path, Path], int]
+# An evaluator scores a model on a .tsv file: (model, data, match, harmonize)
+# -> {"precision", "recall", "f1"} as fractions, plus the command it ran.
+Evaluator = Callable[[Path, Path, str, bool], Dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One cell of the grid."""
+
+    variant: str
+    corpus: str
+    seed: int
+    group: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.variant}/{self.corpus}/seed{self.seed}"
+
+
+@dataclass
+class GridSettings:
+    """Everything a step needs, resolved from project.yml vars.
+
+    Paths are relative to `project_dir` unless absolute; commands run in
+    `project_dir` and keep them relative, so recorded commands are portable.
+    Use `path()` for file-system access.
+    """
+
+    project_dir: Path
+    config: Path
+    corpora_dir: Path
+    training_dir: Path
+    results_dir: Path
+    variants: Dict[str, List[str]]
+    groups: Dict[str, List[str]]
+    vectors: Optional[Path] = None
+    gpu_id: int = -1
+    training_overrides: List[str] = field(default_factory=list)
+    label_map: str = "default"
+
+    def path(self, p: Path) -> Path:
+        return p if p.is_absolute() else self.project_dir / p
+
+    def split(self, corpus: str, split: str) -> Path:
+        return self.corpora_dir / corpus / f"{split}.tsv"
+
+    def train_dir(self, step: Step) -> Path:
+        return self.training_dir / step.variant / step.corpus / f"seed{step.seed}"
+
+    def metrics_path(self, step: Step) -> Path:
+        return self.results_dir / step.variant / step.corpus / f"seed{step.seed}.json"
+
+
+def split_words(value: Any) -> List[str]:
+    """Turn a project var into a list: "a b c", "a,b,c" or a list."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return [w for w in re.split(r"[\s,]+", str(value).strip()) if w]
+
+
+def parse_seeds(values: Iterable[str]) -> List[int]:
+    """Accept `--seeds "0 1 2"`, `--seeds 0,1,2` or a repeated option."""
+    return [int(w) for value in values for w in split_words(value)]
+
+
+def load_settings(project_dir: Path, overrides: Optional[Dict[str, Any]] = None) -> GridSettings:
+    """Read the grid's settings from the vars of project.yml.
+
+    project_dir (Path): The folder holding project.yml.
+    overrides (Optional[Dict[str, Any]]): Weasel-style var overrides, e.g.
+        {"vars.max_epochs": 2}.
+    RETURNS (GridSettings): The resolved settings.
+    """
+    from weasel.util import load_project_config
+
+    project_dir = project_dir.resolve()
+    config = load_project_config(project_dir, overrides=overrides or {})
+    v = config["vars"]
+    training_overrides = []
+    for key in ("max_epochs", "patience", "eval_frequency"):
+        if v.get(key) is not None:
+            training_overrides += [f"--training.{key}", str(v[key])]
+    return GridSettings(
+        project_dir=project_dir,
+        config=Path(v["config"]),
+        corpora_dir=Path(v["corpora_dir"]),
+        training_dir=Path(v["training_dir"]),
+        results_dir=Path(v["results_dir"]),
+        variants={name: shlex.split(str(args)) for name, args in v["variants"].items()},
+        groups={name: split_words(corpora) for name, corpora in v["groups"].items()},
+        vectors=Path(v["vectors"]) if v.get("vectors") else None,
+        gpu_id=int(v.get("gpu_id", -1)),
+        training_overrides=training_overrides,
+        label_map=str(v.get("label_map", "default")),
+    )
+
+
+def plan_steps(
+    settings: GridSettings,
+    variant: str,
+    groups: Sequence[str],
+    seeds: Sequence[int],
+    corpora: Sequence[str] = (),
+) -> List[Step]:
+    """List the steps of the grid in the order they run.
+
+    Seeds are the outer loop, so a session stopped half-way has one full
+    seed over every corpus rather than three seeds of one corpus.
+    """
+    if variant not in settings.variants:
+        raise ValueError(f"Unknown variant '{variant}'; project.yml has {sorted(settings.variants)}")
+    steps = []
+    for seed in seeds:
+        for group in groups:
+            if group not in settings.groups:
+                raise ValueError(f"Unknown group '{group}'; project.yml has {sorted(settings.groups)}")
+            for corpus in settings.groups[group]:
+                if not corpora or corpus in corpora:
+                    steps.append(Step(variant, corpus, seed, group))
+    return steps
+
+
+def train_command(settings: GridSettings, step: Step) -> List[str]:
+    """The exact `spacy train` command of a step."""
+    cmd = [
+        sys.executable, "-m", "spacy", "train", str(settings.config),
+        "--output", str(settings.train_dir(step)),
+        "--paths.train", str(settings.split(step.corpus, "train")),
+        "--paths.dev", str(settings.split(step.corpus, "dev")),
+        "--training.seed", str(step.seed),
+        "--system.seed", str(step.seed),
+        "--gpu-id", str(settings.gpu_id),
+    ]
+    if settings.vectors is not None:
+        cmd += ["--paths.vectors", str(settings.vectors)]
+    return cmd + settings.training_overrides + settings.variants[step.variant]
+
+
+def display_command(cmd: Sequence[str]) -> str:
+    """A command as it would be typed: `python` instead of the interpreter path."""
+    return shlex.join(["python" if c == sys.executable else c for c in cmd])
+
+
+def subprocess_runner(cmd: List[str], cwd: Path, log_path: Path) -> int:
+    """Run a command in `cwd`, echoing and logging its output."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with log_path.open("w", encoding="utf8") as log:
+        log.write("$ " + display_command(cmd) + "\n")
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            log.write(line)
+        return proc.wait()
+
+
+def cli_evaluator(
+    model: Path, data: Path, match: str, harmonize: bool, label_map: str = "default", cwd: Optional[Path] = None
+) -> Dict[str, Any]:
+    """Score a model with `spacy-bioner evaluate` in a subprocess and read
+    its JSON output. A subprocess keeps the recorded command exact."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp).resolve() / "scores.json"
+        cmd = [sys.executable, "-m", "spacy_bioner.cli", "evaluate", str(model), str(data), "--match", match]
+        if harmonize:
+            cmd += ["--label-map", label_map]
+        proc = subprocess.run(cmd + ["--output", str(out)], capture_output=True, text=True, cwd=cwd)
+        if proc.returncode != 0:
+            raise StepFailed(f"evaluation failed ({proc.returncode}): {display_command(cmd)}\n{proc.stderr[-2000:]}")
+        scores = read_scores(json.loads(out.read_text(encoding="utf8")))
+    # The temporary output path is not part of the reproducible command.
+    scores["command"] = display_command(cmd + ["--output", "SCORES.json"])
+    return scores
+
+
+def read_scores(data: Dict[str, Any]) -> Dict[str, Any]:
+    """Pick micro P/R/F (fractions) from an evaluation JSON. Accepts the
+    `spacy-bioner evaluate` keys and spaCy's `ents_p/r/f` keys."""
+    for p, r, f in (("precision", "recall", "f1"), ("p", "r", "f"), ("ents_p", "ents_r", "ents_f")):
+        for scope in (data, data.get("micro", {}), data.get("overall", {})):
+            if isinstance(scope, dict) and f in scope:
+                return {"precision": float(scope[p]), "recall": float(scope[r]), "f1": float(scope[f])}
+    raise StepFailed(f"no precision/recall/F1 in evaluation output (keys: {sorted(data)})")
+
+
+class StepFailed(RuntimeError):
+    """A step's training or evaluation failed; its metrics were not written."""
+
+
+def parse_epochs(log_text: str) -> Optional[int]:
+    """Epochs run, from the table `spacy train` prints (column E counts from 0).
+
+    The table has a row per evaluation, so this is the epoch of the last
+    evaluation, plus one.
+    """
+    epochs = [int(m.group(1)) for m in re.finditer(r"^\s*(\d+)\s+(\d+)\s+\d", log_text, re.M)]
+    return max(epochs) + 1 if epochs else None
+
+
+def machine_info(gpu_id: int) -> Dict[str, Any]:
+    """What the numbers were measured on."""
+    info: Dict[str, Any] = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "gpu_id": gpu_id,
+    }
+    try:
+        import torch
+        import spacy
+
+        info.update(torch=torch.__version__, spacy=spacy.__version__, torch_threads=torch.get_num_threads())
+    except ImportError:
+        pass
+    return info
+
+
+def git_commit(cwd: Path) -> Dict[str, Any]:
+    """The commit the code ran at, and whether the tree had local changes."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True).stdout.strip()
+        return {"commit": commit, "dirty": bool(dirty)}
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+
+
+def write_json_atomic(path: Path, data: Dict[str, Any]) -> None:
+    """Write JSON so that the file either does not exist or is complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf8") as f:
+        json.dump(data, f, indent=2, sort_keys=False)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def train_step(settings: GridSettings, step: Step, runner: Runner) -> Dict[str, Any]:
+    """Train one step unless its training marker exists; return the marker."""
+    out_dir = settings.path(settings.train_dir(step))
+    marker = out_dir / TRAIN_MARKER
+    if marker.exists():
+        return json.loads(marker.read_text(encoding="utf8"))
+    cmd = train_command(settings, step)
+    msg.divider(f"train {step.name}")
+    start = time.time()
+    rc = runner(cmd, settings.project_dir, out_dir / TRAIN_LOG)
+    wall = time.time() - start
+    if rc != 0:
+        raise StepFailed(f"training {step.name} exited with {rc}; see {out_dir / TRAIN_LOG}")
+    log = out_dir / TRAIN_LOG
+    record = {
+        "command": display_command(cmd),
+        "wall_time_s": round(wall, 1),
+        "epochs": parse_epochs(log.read_text(encoding="utf8")) if log.exists() else None,
+        "best_dev_f1": _best_dev_score(out_dir / "model-best"),
+        "finished": _now(),
+    }
+    write_json_atomic(marker, record)
+    return record
+
+
+def _best_dev_score(model_dir: Path) -> Optional[float]:
+    meta = model_dir / "meta.json"
+    if not meta.exists():
+        return None
+    perf = json.loads(meta.read_text(encoding="utf8")).get("performance", {})
+    value = perf.get("ents_f")
+    return float(value) if value is not None else None
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def evaluate_step(settings: GridSettings, step: Step, training: Dict[str, Any], evaluator: Evaluator) -> Dict[str, Any]:
+    """Score a trained step in-corpus and out-of-corpus; write its metrics."""
+    model = settings.train_dir(step) / "model-best"
+    msg.divider(f"evaluate {step.name}")
+    commands = []
+    in_corpus = evaluator(model, settings.split(step.corpus, "test"), "exact", False)
+    commands.append(in_corpus.pop("command", None))
+    out_of_corpus = {}
+    for other in settings.groups[step.group]:
+        if other == step.corpus:
+            continue
+        scores = evaluator(model, settings.split(other, "test"), "right", True)
+        commands.append(scores.pop("command", None))
+        out_of_corpus[other] = {"match": "right", "label_map": settings.label_map, **scores}
+    metrics = {
+        "schema": METRICS_SCHEMA,
+        "variant": step.variant,
+        "corpus": step.corpus,
+        "group": step.group,
+        "seed": step.seed,
+        "in_corpus": {"test": step.corpus, "split": "test", "match": "exact", **in_corpus},
+        "out_of_corpus": out_of_corpus,
+        "training": training,
+        "evaluation_commands": [c for c in commands if c],
+        "date": _now(),
+        "machine": machine_info(settings.gpu_id),
+        "git": git_commit(settings.project_dir),
+    }
+    write_json_atomic(settings.path(settings.metrics_path(step)), metrics)
+    msg.good(f"{step.name}: in-corpus F1 {100 * in_corpus['f1']:.2f} -> {settings.metrics_path(step)}")
+    return metrics
+
+
+def run_grid(
+    settings: GridSettings,
+    steps: Sequence[Step],
+    *,
+    stage: str = "all",
+    runner: Runner = subprocess_runner,
+    evaluator: Optional[Evaluator] = None,
+    max_steps: Optional[int] = None,
+    dry_run: bool = False,
+) -> Dict[str, str]:
+    """Run the steps that have no metrics yet.
+
+    settings (GridSettings): Resolved settings.
+    steps (Sequence[Step]): From plan_steps.
+    stage (str): "all" (train then evaluate), "train" (train only) or
+        "evaluate" (score steps whose training finished; others are left).
+    runner (Runner): Executes the training command.
+    evaluator (Optional[Evaluator]): Scores a model; default: the
+        `spacy-bioner evaluate` CLI.
+    max_steps (Optional[int]): Stop after this many steps did work, so a
+        session can advance the grid one step at a time.
+    dry_run (bool): Print what would run, run nothing.
+    RETURNS (Dict[str, str]): {step name: "done" | "skipped" | "would run" |
+        "not trained"}.
+    """
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {STAGES}")
+    if evaluator is None:
+        def evaluator(model: Path, data: Path, match: str, harmonize: bool) -> Dict[str, Any]:
+            return cli_evaluator(model, data, match, harmonize, settings.label_map, cwd=settings.project_dir)
+    status: Dict[str, str] = {}
+    worked = 0
+    for step in steps:
+        marker = settings.path(settings.train_dir(step)) / TRAIN_MARKER
+        if settings.path(settings.metrics_path(step)).exists() or (stage == "train" and marker.exists()):
+            status[step.name] = "skipped"
+            continue
+        if stage == "evaluate" and not marker.exists():
+            status[step.name] = "not trained"
+            continue
+        if max_steps is not None and worked >= max_steps:
+            status[step.name] = "pending"
+            continue
+        if dry_run:
+            if not marker.exists():
+                msg.text(display_command(train_command(settings, step)))
+            status[step.name] = "would run"
+            worked += 1
+            continue
+        training = train_step(settings, step, runner)
+        if stage != "train":
+            evaluate_step(settings, step, training, evaluator)
+        status[step.name] = "done"
+        worked += 1
+    return status

@@ -1,0 +1,268 @@
+"""Generate `docs/results.md` from the grid's metrics files.
+
+Reads `results/<variant>/<corpus>/seed<k>.json` (written by grid.py) and
+reports, per corpus, baseline (BL) vs variational dropout (VD) F1 as
+mean ± sample standard deviation over seeds, in-corpus (exact match on the
+official test split) and out-of-corpus (right-boundary match, harmonized
+types), beside the papers' figures. A cell with no metrics says
+"not yet measured" rather than disappearing, so the report shows what is
+left to run.
+"""
+import datetime
+import json
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+NOT_MEASURED = "not yet measured"
+
+# Giorgi & Bader 2019, in-corpus baseline F1 (5-fold CV, exact match), as
+# quoted in DESIGN.md. These are the papers' figures, not ours.
+PAPER_IN_CORPUS_BL: Dict[str, float] = {
+    "NCBI-disease": 87.01,
+    "BC5CDR-chem": 92.82,
+    "BC5CDR-disease": 84.49,
+    "BC2GM": 81.48,
+    "JNLPBA": 80.92,
+    "Linnaeus": 89.44,
+    "S800": 72.75,
+    "CRAFT-species": 96.28,
+    "CRAFT-chem": 84.98,
+    "CRAFT-ggp": 84.46,
+}
+# Giorgi & Bader 2019: mean out-of-corpus F1 gain of each method over BL.
+PAPER_OUT_OF_CORPUS_GAIN: Dict[str, float] = {
+    "vd": 4.62,
+    "transfer": 6.48,
+    "multitask": 8.42,
+    "multitask_vd": 10.75,
+}
+VARIANT_LABELS = {"baseline": "BL", "vd": "VD", "transfer": "TL", "multitask": "MTL", "multitask_vd": "MTL+VD"}
+
+DIFFERENCES = [
+    "**Word vectors.** The papers used the Wiki-PubMed-PMC word2vec vectors (200-d, about 4 GB). "
+    "Unless that file was imported, ours are trained with gensim on the mirror's unlabeled text "
+    "(about 3.5 M tokens), or absent: see each run's training command (`--paths.vectors`).",
+    "**Corpus versions.** The splits come from the local mirror (`../shared/corpora/README.md`): the "
+    "MTL-Bioinformatics-2016 (Crichton et al. 2017) splits; JNLPBA train and all of S800 are derived from "
+    "the BaderLab copies; CRAFT is the v2 release (67 articles). Variome is a 10-article release converted "
+    "here with our own tokenizer, much smaller than the papers' Variome, so its scores are not comparable.",
+    "**Evaluation protocol.** The papers' in-corpus figures are 5-fold cross-validation; ours are the "
+    "official test split, mean ± sd over seeds. Out-of-corpus figures are 3 repeats in both.",
+    "**Epoch budget.** The papers trained 50 epochs; we stop early on dev F1 (`[training] patience`, "
+    "within `max_epochs` from project.yml) and evaluate the best dev checkpoint. Epochs actually run are "
+    "in the per-run table.",
+    "**Scoring.** Entity-level micro P/R/F1 with spacy-bioner's scorer (exact for in-corpus; right "
+    "boundary and harmonized entity types for out-of-corpus), not the papers' scripts.",
+]
+
+
+@dataclass
+class Cell:
+    """The F1 values (percent) of one table cell, one per seed."""
+
+    values: List[float]
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> Optional[float]:
+        return statistics.fmean(self.values) if self.values else None
+
+    @property
+    def sd(self) -> Optional[float]:
+        # Sample sd: the seeds are a sample of possible runs.
+        return statistics.stdev(self.values) if self.n >= 2 else None
+
+    def format(self) -> str:
+        if not self.values:
+            return NOT_MEASURED
+        if self.sd is None:
+            return f"{self.mean:.2f} (n=1)"
+        return f"{self.mean:.2f} ± {self.sd:.2f} (n={self.n})"
+
+
+def load_metrics(results_dir: Path) -> List[Dict[str, Any]]:
+    """Read every metrics file under results_dir (sorted, for stable output)."""
+    return [json.loads(p.read_text(encoding="utf8")) for p in sorted(results_dir.glob("*/*/seed*.json"))]
+
+
+def collect(metrics: Iterable[Dict[str, Any]]) -> Tuple[Dict[Tuple[str, str], Cell], Dict[Tuple[str, str, str], Cell]]:
+    """Group F1 values into cells.
+
+    RETURNS: ({(variant, corpus): Cell} in-corpus,
+              {(variant, train corpus, test corpus): Cell} out-of-corpus).
+    """
+    inc: Dict[Tuple[str, str], Cell] = defaultdict(lambda: Cell([]))
+    ooc: Dict[Tuple[str, str, str], Cell] = defaultdict(lambda: Cell([]))
+    for m in metrics:
+        inc[(m["variant"], m["corpus"])].values.append(100 * m["in_corpus"]["f1"])
+        for test, scores in m.get("out_of_corpus", {}).items():
+            ooc[(m["variant"], m["corpus"], test)].values.append(100 * scores["f1"])
+    return dict(inc), dict(ooc)
+
+
+def _delta(a: Cell, b: Cell) -> str:
+    if not a.values or not b.values:
+        return NOT_MEASURED
+    return f"{b.mean - a.mean:+.2f}"
+
+
+def mean_gain(ooc: Dict[Tuple[str, str, str], Cell], pairs: Sequence[Tuple[str, str]], base: str, variant: str) -> Tuple[Optional[float], int]:
+    """Mean over corpus pairs of (variant mean F1 - base mean F1), using
+    only pairs measured for both. RETURNS (mean gain or None, pairs used)."""
+    gains = []
+    empty = Cell([])
+    for train, test in pairs:
+        a, b = ooc.get((base, train, test), empty), ooc.get((variant, train, test), empty)
+        if a.values and b.values:
+            gains.append(b.mean - a.mean)
+    return (statistics.fmean(gains) if gains else None), len(gains)
+
+
+def render_results(
+    metrics: List[Dict[str, Any]],
+    *,
+    groups: Dict[str, List[str]],
+    variants: Sequence[str] = ("baseline", "vd"),
+    commands: Sequence[str] = (),
+    today: Optional[str] = None,
+) -> str:
+    """Render the report as Markdown.
+
+    metrics (List[Dict[str, Any]]): Loaded metrics files.
+    groups (Dict[str, List[str]]): {group: corpora}, the rows of the tables.
+    variants (Sequence[str]): The first is the base the others are compared
+        with.
+    commands (Sequence[str]): The project commands that reproduce the report.
+    today (Optional[str]): Date stamp (fixed in tests).
+    RETURNS (str): The Markdown text.
+    """
+    inc, ooc = collect(metrics)
+    base = variants[0]
+    labels = [VARIANT_LABELS.get(v, v) for v in variants]
+    today = today or datetime.date.today().isoformat()
+    out: List[str] = [
+        "# Results",
+        "",
+        f"_Generated by `spacy-bioner results` on {today} from {len(metrics)} metrics file(s) in `results/`. "
+        "Do not edit by hand: re-run the command._",
+        "",
+        "F1 in percent, mean ± sample standard deviation over seeds (n = number of seeds measured). "
+        f"Cells marked \"{NOT_MEASURED}\" have no metrics file yet. Figures labelled *paper* are "
+        "Giorgi & Bader's (2019), quoted for comparison, not measured here.",
+        "",
+        "## In-corpus (exact match, official test split)",
+        "",
+        "| group | corpus | paper BL (5-fold CV) | " + " | ".join(f"{lab} (ours)" for lab in labels)
+        + "".join(f" | {lab} − {labels[0]}" for lab in labels[1:]) + " |",
+        "|---|---|---|" + "---|" * len(labels) + "---|" * (len(labels) - 1),
+    ]
+    empty = Cell([])
+    for group, corpora in groups.items():
+        for corpus in corpora:
+            paper = PAPER_IN_CORPUS_BL.get(corpus)
+            cells = [inc.get((v, corpus), empty) for v in variants]
+            row = [group, corpus, f"{paper:.2f}" if paper is not None else "not reported"]
+            row += [c.format() for c in cells]
+            row += [_delta(cells[0], c) for c in cells[1:]]
+            out.append("| " + " | ".join(row) + " |")
+    out += [
+        "",
+        "## Out-of-corpus (train on one corpus, test on another of the same type; right-boundary match, harmonized types)",
+        "",
+        "| group | train → test | " + " | ".join(f"{lab} (ours)" for lab in labels)
+        + "".join(f" | {lab} − {labels[0]}" for lab in labels[1:]) + " |",
+        "|---|---|" + "---|" * len(labels) + "---|" * (len(labels) - 1),
+    ]
+    pairs = [(a, b) for corpora in groups.values() for a in corpora for b in corpora if a != b]
+    group_of = {c: g for g, corpora in groups.items() for c in corpora}
+    for train, test in pairs:
+        cells = [ooc.get((v, train, test), empty) for v in variants]
+        row = [group_of[train], f"{train} → {test}"] + [c.format() for c in cells]
+        row += [_delta(cells[0], c) for c in cells[1:]]
+        out.append("| " + " | ".join(row) + " |")
+    out += ["", "### Mean out-of-corpus gain over the baseline", "",
+            "| method | ours (mean over measured pairs) | paper |", "|---|---|---|"]
+    for v, lab in zip(variants[1:], labels[1:]):
+        gain, n = mean_gain(ooc, pairs, base, v)
+        ours = f"{gain:+.2f} ({n} of {len(pairs)} pairs)" if gain is not None else NOT_MEASURED
+        paper = PAPER_OUT_OF_CORPUS_GAIN.get(v)
+        out.append(f"| {lab} | {ours} | {f'{paper:+.2f}' if paper is not None else 'not reported'} |")
+    out += ["", "## How these numbers were produced", ""]
+    if commands:
+        out += ["```bash", *commands, "```", ""]
+    train_cmds = {}
+    for m in metrics:
+        train_cmds.setdefault(m["variant"], m.get("training", {}).get("command"))
+    for v, cmd in train_cmds.items():
+        if cmd:
+            out += [f"Training command of one {VARIANT_LABELS.get(v, v)} run (every run is in its metrics file):", "",
+                    "```bash", cmd, "```", ""]
+    eval_cmds = next((m.get("evaluation_commands") for m in metrics if m.get("evaluation_commands")), None)
+    if eval_cmds:
+        out += ["Evaluation commands of that kind of run:", "", "```bash", *eval_cmds, "```", ""]
+    machines = sorted({_machine(m) for m in metrics})
+    dates = sorted(m.get("date", "")[:10] for m in metrics if m.get("date"))
+    commits = sorted({(m.get("git") or {}).get("commit") or "unknown" for m in metrics})
+    out += [
+        f"- Dates: {dates[0]} to {dates[-1]}" if dates else f"- Dates: {NOT_MEASURED}",
+        "- Machines: " + ("; ".join(machines) if machines else NOT_MEASURED),
+        "- Git commits: " + (", ".join(c[:12] for c in commits) if metrics else NOT_MEASURED),
+        "",
+        "## Differences from the papers' setting",
+        "",
+        *[f"- {d}" for d in DIFFERENCES],
+        "",
+        "## Runs",
+        "",
+        "| variant | corpus | seed | in-corpus P / R / F1 | epochs | train wall time | date | commit |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for m in sorted(metrics, key=lambda m: (m["variant"], m["corpus"], m["seed"])):
+        s, t = m["in_corpus"], m.get("training", {})
+        wall = t.get("wall_time_s")
+        out.append(
+            f"| {m['variant']} | {m['corpus']} | {m['seed']} | "
+            f"{100 * s['precision']:.2f} / {100 * s['recall']:.2f} / {100 * s['f1']:.2f} | "
+            f"{t.get('epochs', '?')} | {f'{wall / 60:.1f} min' if wall is not None else '?'} | "
+            f"{m.get('date', '?')[:10]} | {((m.get('git') or {}).get('commit') or '?')[:12]} |"
+        )
+    if not metrics:
+        out.append(f"| {NOT_MEASURED} | | | | | | | |")
+    return "\n".join(out) + "\n"
+
+
+def _machine(m: Dict[str, Any]) -> str:
+    info = m.get("machine", {})
+    parts = [str(info.get("platform", "?")), f"{info.get('cpu_count', '?')} CPUs"]
+    if info.get("torch"):
+        parts.append(f"torch {info['torch']}")
+    if info.get("gpu_id", -1) not in (-1, None):
+        parts.append(f"GPU {info['gpu_id']}")
+    return ", ".join(parts)
+
+
+def render_matrix(metrics: List[Dict[str, Any]], variant: str, corpora: Sequence[str]) -> str:
+    """The train × test F1 matrix of one variant and group: the diagonal is
+    in-corpus (exact), the rest out-of-corpus (right boundary)."""
+    inc, ooc = collect(metrics)
+    empty = Cell([])
+    lines = ["| train \\ test | " + " | ".join(corpora) + " |", "|---|" + "---|" * len(corpora)]
+    for train in corpora:
+        row = [inc.get((variant, train), empty) if test == train else ooc.get((variant, train, test), empty)
+               for test in corpora]
+        lines.append(f"| {train} | " + " | ".join(c.format() for c in row) + " |")
+    return "\n".join(lines)
+
+
+def write_results(results_dir: Path, output: Path, **kwargs: Any) -> Path:
+    """Load metrics, render the report, write it. RETURNS the output path."""
+    text = render_results(load_metrics(results_dir), **kwargs)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf8")
+    return output
