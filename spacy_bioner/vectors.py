@@ -148,7 +148,7 @@ def corpus_words(paths: Iterable[Path]) -> Set[str]:
         path = Path(path)
         files = sorted(p for p in path.rglob("*") if p.suffix in CONLL_SUFFIXES) if path.is_dir() else [path]
         for file in files:
-            for document in parse_conll(file):
+            for document in parse_conll(file)[0]:
                 for sentence in document:
                     words.update(row[0] for row in sentence)
     return words

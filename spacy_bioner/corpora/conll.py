@@ -18,6 +18,9 @@ from .util import (
 SCHEMES = ("auto", "iob1", "iob2", "iobes")
 PER = ("sentence", "document")
 DOCSTART = "-DOCSTART-"
+# Doc.user_data flag set on Docs read per document from a file with
+# -DOCSTART- lines, so that writers can put the lines back.
+DOCSTART_KEY = "conll_docstart"
 _TAG_RE = re.compile(r"^(?:O|([BIES])-(\S.*))$")
 
 # One token row: (token, tag, line number).
@@ -27,7 +30,7 @@ Sentence = List[Row]
 
 def parse_conll(
     path: PathLike, *, token_col: int = 0, tag_col: int = -1, delimiter: Optional[str] = "\t"
-) -> List[List[Sentence]]:
+) -> Tuple[List[List[Sentence]], bool]:
     """Parse a CoNLL file into documents of sentences of (token, tag, line)
     rows, checking the column count and the tag syntax.
 
@@ -35,13 +38,14 @@ def parse_conll(
     token_col (int): Column of the token.
     tag_col (int): Column of the tag (negative counts from the end).
     delimiter (Optional[str]): Column separator; None splits on any whitespace.
-    RETURNS (List[List[Sentence]]): Documents (a file without `-DOCSTART-`
-        is one document).
+    RETURNS (Tuple[List[List[Sentence]], bool]): Documents (a file without
+        `-DOCSTART-` is one document), and whether the file had `-DOCSTART-` lines.
     """
     path = Path(path)
     docs: List[List[Sentence]] = [[]]
     sentence: Sentence = []
     n_cols: Optional[int] = None
+    has_docstart = False
     for lineno, raw in enumerate(read_text(path).split("\n"), 1):
         line = raw.rstrip("\r")
         if not line.strip():
@@ -51,6 +55,7 @@ def parse_conll(
             continue
         cols = line.split(delimiter)
         if cols[0] == DOCSTART:
+            has_docstart = True
             if sentence:
                 docs[-1].append(sentence)
                 sentence = []
@@ -74,7 +79,7 @@ def parse_conll(
         docs[-1].append(sentence)
     if n_cols is None:
         raise CorpusFormatError(path, 1, "no tokens found (empty file)")
-    return [doc for doc in docs if doc]
+    return [doc for doc in docs if doc], has_docstart
 
 
 def _split(tag: str) -> Tuple[str, Optional[str]]:
@@ -202,7 +207,7 @@ def read_conll(
     path = Path(path)
     report = report if report is not None else ConversionReport()
     labels = LabelFilter(label_map, keep_labels)
-    documents = parse_conll(path, token_col=token_col, tag_col=tag_col, delimiter=delimiter)
+    documents, has_docstart = parse_conll(path, token_col=token_col, tag_col=tag_col, delimiter=delimiter)
     if scheme == "auto":
         scheme = detect_scheme(s for d in documents for s in d)
     groups = [[s] for d in documents for s in d] if per == "sentence" else documents
@@ -223,6 +228,8 @@ def read_conll(
         spaces = [True] * (len(words) - 1) + [False]
         doc = Doc(vocab, words=words, spaces=spaces, sent_starts=sent_starts, ents=ents)
         set_doc_id(doc, f"{path.stem}-{n}")
+        if per == "document" and has_docstart:
+            doc.user_data[DOCSTART_KEY] = True
         report.add_doc(doc)
         docs.append(doc)
     report.schemes[str(path)] = scheme
@@ -284,7 +291,7 @@ def write_conll(
     path: PathLike,
     *,
     scheme: str = "iob2",
-    docstart: bool = False,
+    docstart: Optional[bool] = None,
     spans_key: Optional[str] = None,
 ) -> Path:
     """Write Docs as `token<TAB>tag` lines, a blank line after each sentence.
@@ -293,14 +300,16 @@ def write_conll(
     docs (Iterable[Doc]): The Docs.
     path (PathLike): The output file.
     scheme (str): "iob2" or "iobes".
-    docstart (bool): Write a `-DOCSTART-<TAB>O` line (and a blank line) before each Doc.
+    docstart (Optional[bool]): Write a `-DOCSTART-<TAB>O` line (and a blank
+        line) before each Doc; None: before the Docs that were read per
+        document from a file with such lines (DOCSTART_KEY).
     spans_key (Optional[str]): Write this span group instead of doc.ents.
     RETURNS (Path): The output file.
     """
     with atomic_path(path) as tmp:
         with tmp.open("w", encoding="utf-8", newline="\n") as f:
             for doc in docs:
-                if docstart:
+                if docstart or (docstart is None and doc.user_data.get(DOCSTART_KEY)):
                     f.write(f"{DOCSTART}\tO\n\n")
                 for rows in doc_to_rows(doc, scheme=scheme, spans_key=spans_key):
                     f.write("".join(f"{token}\t{tag}\n" for token, tag in rows))

@@ -1,0 +1,63 @@
+"""CLI: `spacy-bioner vectors train|import`."""
+from pathlib import Path
+from typing import List
+
+import typer
+from wasabi import msg
+
+from . import app
+
+vectors_app = typer.Typer(help="Word vectors as a spaCy vectors directory (for initialize.vectors in a config).",
+                          no_args_is_help=True)
+app.add_typer(vectors_app, name="vectors")
+
+
+@vectors_app.callback()
+def _vectors() -> None:
+    # Keeps `train`/`import` subcommands even when this is the only command.
+    pass
+
+
+@vectors_app.command("train")
+def vectors_train_cli(
+    paths: List[Path] = typer.Argument(..., help="Text or JSONL (\"text\" field) files, .gz allowed, then the OUTPUT directory"),
+    size: int = typer.Option(200, "--size", help="Vector width"),
+    window: int = typer.Option(5, "--window", help="Context window"),
+    min_count: int = typer.Option(3, "--min-count", help="Ignore rarer words"),
+    epochs: int = typer.Option(5, "--epochs", help="Passes over the text"),
+    workers: int = typer.Option(2, "--workers", help="Worker threads"),
+    seed: int = typer.Option(0, "--seed", help="Random seed"),
+    lowercase: bool = typer.Option(False, "--lowercase", help="Lowercase the text"),
+) -> None:
+    """Train word2vec on TEXT... and save a spaCy vectors directory OUTPUT."""
+    from ..vectors import train_word2vec
+
+    if len(paths) < 2:
+        msg.fail("Give at least one TEXT file and the OUTPUT directory", exits=1)
+    *inputs, output = paths
+    for path in inputs:
+        if not path.is_file():
+            msg.fail(f"No such file: {path}", exits=1)
+    try:
+        train_word2vec(inputs, output, size=size, window=window, min_count=min_count,
+                       epochs=epochs, workers=workers, seed=seed, lowercase=lowercase)
+    except (ValueError, OSError) as err:
+        msg.fail(str(err).splitlines()[0], exits=1)
+    msg.good(f"Saved vectors to {output}")
+
+
+@vectors_app.command("import")
+def vectors_import_cli(
+    path: Path = typer.Argument(..., help="word2vec file (text or binary, .gz allowed)", exists=True, dir_okay=False),
+    output: Path = typer.Argument(..., help="Output spaCy vectors directory"),
+    prune_to: List[Path] = typer.Option([], "--prune-to", help="Keep only words found in these CoNLL/TSV files or folders (repeatable)"),
+    binary: str = typer.Option("auto", "--binary", help="auto, yes or no"),
+) -> None:
+    """Import word2vec vectors into a spaCy vectors directory."""
+    from ..vectors import import_word2vec
+
+    is_binary = {"auto": None, "yes": True, "no": False}.get(binary.lower(), None)
+    try:
+        import_word2vec(path, output, prune_to=prune_to or None, binary=is_binary)
+    except (ValueError, OSError) as err:
+        msg.fail(str(err).splitlines()[0], exits=1)
