@@ -114,8 +114,14 @@ def load_settings(project_dir: Path, overrides: Optional[Dict[str, Any]] = None)
     from weasel.util import load_project_config
 
     project_dir = project_dir.resolve()
-    config = load_project_config(project_dir, overrides=overrides or {})
-    v = config["vars"]
+    overrides = overrides or {}
+    config = load_project_config(project_dir, overrides=overrides)
+    # weasel applies overrides only where vars are referenced, not to the
+    # returned `vars` block, so apply them here too.
+    v = dict(config["vars"])
+    for key, value in overrides.items():
+        if key.startswith("vars."):
+            v[key[len("vars."):]] = value
     training_overrides = []
     for key in ("max_epochs", "patience", "eval_frequency"):
         if v.get(key) is not None:

@@ -14,7 +14,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import srsly
 import typer
@@ -23,20 +23,21 @@ from wasabi import msg
 SOURCE_FILE = "vectors_source.json"
 
 
-def vectors_command(pretrained: Optional[Path], texts: List[Path], output: Path, prune_to: Optional[int] = None) -> List[str]:
+def vectors_command(pretrained: Optional[Path], texts: List[Path], output: Path, prune_to: Sequence[Path] = ()) -> List[str]:
     """The `spacy-bioner vectors ...` command to run.
 
     pretrained (Optional[Path]): The word2vec .bin; used when the file exists.
     texts (List[Path]): Unlabeled text for training otherwise.
     output (Path): The vectors output folder.
-    prune_to (Optional[int]): Rows to keep when importing the large file.
+    prune_to (Sequence[Path]): When importing, keep only words found in these
+        corpus files or folders (the large file has millions of rows).
     RETURNS (List[str]): The command.
     """
     base = [sys.executable, "-m", "spacy_bioner.cli", "vectors"]
     if pretrained is not None and pretrained.is_file():
         cmd = base + ["import", str(pretrained), str(output)]
-        if prune_to:
-            cmd += ["--prune-to", str(prune_to)]
+        for p in prune_to:
+            cmd += ["--prune-to", str(p)]
         return cmd
     missing = [str(t) for t in texts if not t.exists()]
     if missing:
@@ -48,7 +49,7 @@ def main(
     text: List[Path] = typer.Option(..., "--text", help="Unlabeled text (repeatable)"),
     output: Path = typer.Option(..., "--output", help="Vectors output folder"),
     pretrained: Optional[Path] = typer.Option(None, "--pretrained", help="Pretrained word2vec .bin, used if present"),
-    prune_to: Optional[int] = typer.Option(None, "--prune-to", help="Rows kept when importing pretrained vectors"),
+    prune_to: List[Path] = typer.Option([], "--prune-to", help="Importing: keep words found in these corpus files/folders (repeatable)"),
     extra: str = typer.Option("", "--extra-args", help="More options for `spacy-bioner vectors train|import`"),
 ) -> None:
     """Build the project's vectors from the best source available."""

@@ -1,0 +1,80 @@
+"""docs/results.md from hand-made metrics files."""
+import json
+import statistics
+from pathlib import Path
+
+from spacy_bioner.project.results import NOT_MEASURED, Cell, load_metrics, mean_gain, render_matrix, write_results
+
+GROUPS = {"disease": ["NCBI-disease", "BC5CDR-disease"], "species": ["Linnaeus"]}
+
+
+def write_metrics(root: Path, variant: str, corpus: str, seed: int, f1: float, ooc=None) -> None:
+    path = root / variant / corpus / f"seed{seed}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "variant": variant, "corpus": corpus, "seed": seed,
+        "in_corpus": {"precision": f1, "recall": f1, "f1": f1, "match": "exact"},
+        "out_of_corpus": {k: {"precision": v, "recall": v, "f1": v, "match": "right"} for k, v in (ooc or {}).items()},
+        "training": {"command": f"python -m spacy train configs/bilstm_crf.cfg --training.seed {seed}",
+                     "epochs": 12, "wall_time_s": 600.0},
+        "evaluation_commands": ["python -m spacy_bioner.cli evaluate ..."],
+        "date": "2025-01-02T03:04:05+00:00",
+        "machine": {"platform": "Linux-x86_64", "cpu_count": 2, "torch": "2.13.0"},
+        "git": {"commit": "0123456789abcdef", "dirty": False},
+    }))
+
+
+def test_cell_mean_and_sd():
+    cell = Cell([80.0, 82.0, 84.0])
+    assert cell.mean == 82.0
+    assert cell.sd == statistics.stdev([80.0, 82.0, 84.0]) == 2.0
+    assert cell.format() == "82.00 ± 2.00 (n=3)"
+    assert Cell([70.0]).format() == "70.00 (n=1)"
+    assert Cell([]).format() == NOT_MEASURED
+
+
+def test_results_md(tmp_path):
+    results = tmp_path / "results"
+    for seed, f1 in enumerate([0.80, 0.82, 0.84]):
+        write_metrics(results, "baseline", "NCBI-disease", seed, f1, {"BC5CDR-disease": 0.60 + seed / 100})
+    for seed, f1 in enumerate([0.83, 0.85]):
+        write_metrics(results, "vd", "NCBI-disease", seed, f1, {"BC5CDR-disease": 0.65 + seed / 100})
+    out = write_results(results, tmp_path / "docs" / "results.md", groups=GROUPS,
+                        variants=["baseline", "vd"], commands=["spacy project run baseline"], today="2025-01-03")
+    text = out.read_text()
+    rows = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| disease | NCBI")}
+    ncbi = rows["NCBI-disease"]
+    assert "87.01" in ncbi  # the paper's figure beside ours
+    assert "82.00 ± 2.00 (n=3)" in ncbi
+    assert "84.00 ± 1.41 (n=2)" in ncbi
+    assert "+2.00" in ncbi
+    bc5 = next(line for line in text.splitlines() if line.startswith("| disease | BC5CDR-disease |"))
+    assert bc5.count(NOT_MEASURED) == 3 and "84.49" in bc5
+    linnaeus = next(line for line in text.splitlines() if line.startswith("| species | Linnaeus |"))
+    assert "89.44" in linnaeus and NOT_MEASURED in linnaeus
+    pair = next(line for line in text.splitlines() if "NCBI-disease → BC5CDR-disease" in line)
+    assert "61.00 ± 1.00 (n=3)" in pair and "65.50 ± 0.71 (n=2)" in pair and "+4.50" in pair
+    reverse = next(line for line in text.splitlines() if "BC5CDR-disease → NCBI-disease" in line)
+    assert reverse.count(NOT_MEASURED) == 3
+    gain = next(line for line in text.splitlines() if line.startswith("| VD |"))
+    assert "+4.50 (1 of 2 pairs)" in gain and "+4.62" in gain
+    assert "python -m spacy train configs/bilstm_crf.cfg" in text
+    assert "spacy project run baseline" in text
+    assert "Linux-x86_64, 2 CPUs" in text and "2025-01-02" in text and "0123456789ab" in text
+    assert "Differences from the papers' setting" in text and "50 epochs" in text
+
+
+def test_empty_results(tmp_path):
+    out = write_results(tmp_path / "none", tmp_path / "results.md", groups=GROUPS, today="2025-01-03")
+    text = out.read_text()
+    assert "from 0 metrics file(s)" in text
+    assert text.count(NOT_MEASURED) >= 3 * 2 + 2  # every in-corpus and out-of-corpus cell
+
+
+def test_matrix_and_gain(tmp_path):
+    write_metrics(tmp_path, "vd", "NCBI-disease", 0, 0.8, {"BC5CDR-disease": 0.6})
+    metrics = load_metrics(tmp_path)
+    table = render_matrix(metrics, "vd", ["NCBI-disease", "BC5CDR-disease"])
+    assert "| NCBI-disease | 80.00 (n=1) | 60.00 (n=1) |" in table
+    assert f"| BC5CDR-disease | {NOT_MEASURED} | {NOT_MEASURED} |" in table
+    assert mean_gain({}, [("a", "b")], "baseline", "vd") == (None, 0)
