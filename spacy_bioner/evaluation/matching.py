@@ -146,6 +146,28 @@ def _offset_mapper(source: str, target: str):
     return mapper
 
 
+def example_spans(
+    example: Example,
+    *,
+    spans_key: Optional[str] = None,
+    label_map: Optional[Mapping[str, str]] = None,
+) -> Tuple[List[Tuple[Mention, Span]], List[Tuple[Mention, Span]]]:
+    """Like `example_mentions`, keeping each mention's source span (on the
+    reference or predicted doc), e.g. to look up a prediction's score."""
+    to_reference = _offset_mapper(example.predicted.text, example.reference.text)
+    gold = []
+    pred = []
+    for span in get_doc_spans(example.reference, spans_key):
+        label = harmonize_label(span.label_, label_map)
+        if label is not None:
+            gold.append((Mention(span.start_char, span.end_char, label), span))
+    for span in get_doc_spans(example.predicted, spans_key):
+        label = harmonize_label(span.label_, label_map)
+        if label is not None:
+            pred.append((Mention(*to_reference(span.start_char, span.end_char), label), span))
+    return gold, pred
+
+
 def example_mentions(
     example: Example,
     *,
@@ -162,18 +184,8 @@ def example_mentions(
         mentions whose label is unmapped are left out.
     RETURNS (Tuple[List[Mention], List[Mention]]): (gold, predicted).
     """
-    to_reference = _offset_mapper(example.predicted.text, example.reference.text)
-    gold: List[Mention] = []
-    pred: List[Mention] = []
-    for span in get_doc_spans(example.reference, spans_key):
-        label = harmonize_label(span.label_, label_map)
-        if label is not None:
-            gold.append(Mention(span.start_char, span.end_char, label))
-    for span in get_doc_spans(example.predicted, spans_key):
-        label = harmonize_label(span.label_, label_map)
-        if label is not None:
-            pred.append(Mention(*to_reference(span.start_char, span.end_char), label))
-    return gold, pred
+    gold, pred = example_spans(example, spans_key=spans_key, label_map=label_map)
+    return [m for m, _ in gold], [m for m, _ in pred]
 
 
 @dataclass
