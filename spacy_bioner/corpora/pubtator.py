@@ -4,7 +4,7 @@ separated by blank lines.
 
 The Doc text is `title + " " + abstract` (the text PubTator offsets index),
 the PMID is the Doc id (`util.get_doc_id`) and the concept id goes to the
-entity's `kb_id_`. Relation lines (`PMID<TAB>CID<TAB>id<TAB>id`) are counted as
+entity's `kb_id_`. Relation lines (`PMID<TAB>CID<TAB>id<TAB>id...`) are counted as
 "ignored_line". A mention whose text differs from the text at its offsets
 (other than in case: some tools lowercase mentions) is kept, trusting the
 offsets, and counted as "text_mismatch".
@@ -64,7 +64,8 @@ def read_pubtator(
             mentions.setdefault(pmid, [])
             continue
         cols = line.split("\t")
-        if len(cols) == 4:
+        if len(cols) >= 4 and not cols[1].isdigit():
+            # A relation line (PMID, type, id, id[, ...]).
             report.add("ignored_line", path)
             continue
         if len(cols) < 5 or not (cols[1].isdigit() and cols[2].isdigit()):
