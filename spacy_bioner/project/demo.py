@@ -21,32 +21,18 @@ SAMPLE_ABSTRACT = (
 )
 
 
-def entity_confidence(doc: Doc, span: Span) -> Optional[float]:
-    """The confidence the component stored for an entity, if any.
+def entity_confidence(span: Span) -> Optional[float]:
+    """The confidence the component stored for an entity (the CRF's
+    probability of exactly that span), or None for other pipelines."""
+    from ..scores import get_score
 
-    The component keeps per-entity confidences (CRF marginals) beside the
-    spans it writes; look for them as span-group scores first, then as a
-    span extension, so this works whichever it uses.
-    """
-    for group in doc.spans.values():
-        scores = group.attrs.get("scores") if hasattr(group, "attrs") else None
-        if scores is None:
-            continue
-        for other, score in zip(group, scores):
-            if other.start == span.start and other.end == span.end and other.label == span.label:
-                return float(score)
-    for name in ("confidence", "score"):
-        if Span.has_extension(name):
-            value = getattr(span._, name)
-            if value is not None:
-                return float(value)
-    return None
+    return get_score(span)
 
 
 def describe_entities(doc: Doc) -> List[Dict[str, Any]]:
     """One dict per entity: text, label, confidence and character offsets."""
     return [
-        {"text": ent.text, "label": ent.label_, "confidence": entity_confidence(doc, ent),
+        {"text": ent.text, "label": ent.label_, "confidence": entity_confidence(ent),
          "start_char": ent.start_char, "end_char": ent.end_char}
         for ent in doc.ents
     ]
