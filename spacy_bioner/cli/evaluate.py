@@ -1,0 +1,165 @@
+"""CLI for evaluation: `spacy-bioner evaluate|cross-corpus|compare`.
+
+Thin wrappers over spacy_bioner.evaluation.{evaluate,report,cross_corpus,stats}.
+
+    spacy-bioner evaluate MODEL DATA --match right --label-map default --output m.json --report-dir report/
+    spacy-bioner cross-corpus --model NCBI-disease=models/ncbi --model BC5CDR=models/bc5cdr \\
+        --corpus NCBI-disease=corpora/NCBI-disease --corpus BC5CDR=corpora/BC5CDR \\
+        --group Disease=NCBI-disease,BC5CDR --output-dir results/cross
+    spacy-bioner cross-corpus --spec cross.yml --output-dir results/cross
+    spacy-bioner compare 'runs/vd/*.json' --vs 'runs/baseline/*.json'
+
+A cross-corpus spec file (JSON or YAML) has the keys `models` and `corpora`
+(name → path) and optionally `groups` (type → list of corpus names),
+`train_corpus` (model → corpus) and `label_map` (path, "default" or null);
+command-line options add to or override it.
+"""
+import glob
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import typer
+from wasabi import msg
+
+from . import app
+
+
+def _label_map(value: Optional[str]) -> Optional[Dict[str, str]]:
+    if value is None or value.lower() in ("", "none"):
+        return None
+    from ..corpora.labels import load_label_map
+
+    return load_label_map(value)
+
+
+def _pairs(values: List[str], what: str) -> Dict[str, str]:
+    pairs = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            msg.fail(f"Bad {what} {value!r}: expected NAME=VALUE", exits=1)
+        pairs[name] = path
+    return pairs
+
+
+def _expand(patterns: List[str]) -> List[str]:
+    # Quoted globs are expanded here so that both sides of `compare` can be
+    # given as patterns (the shell can only expand the positional side).
+    paths: List[str] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not matches:
+            msg.fail(f"No files match {pattern!r}", exits=1)
+        paths.extend(matches)
+    return paths
+
+
+@app.command("evaluate")
+def evaluate_cli(
+    model: str = typer.Argument(..., help="Pipeline path or package name"),
+    data: Path = typer.Argument(..., help="A .spacy file, a .tsv file or a corpus folder (its test.tsv)", exists=True),
+    match: str = typer.Option("exact", "--match", help="Headline criterion: exact, left or right"),
+    label_map: Optional[str] = typer.Option(None, "--label-map", help="Harmonize labels: a JSON map, or 'default' for the package map"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the metrics JSON here"),
+    report_dir: Optional[Path] = typer.Option(None, "--report-dir", help="Write the error report (JSONL, confusion, HTML) here"),
+    component: Optional[str] = typer.Option(None, "--component", help="NER component whose labels are checked against the data"),
+    spans_key: Optional[str] = typer.Option(None, "--spans-key", help="Score doc.spans[KEY] instead of doc.ents"),
+    retokenize: bool = typer.Option(False, "--retokenize", help="Tokenize the gold text with the pipeline instead of using gold tokens"),
+    n_html: int = typer.Option(20, "--n-html", help="Docs in the displaCy sample of the report"),
+) -> None:
+    """Score a pipeline's entities on gold data (exact, left and right boundary matching; all three are in the JSON)."""
+    from ..evaluation.evaluate import evaluate_pipeline
+    from ..evaluation.matching import CRITERIA
+
+    if match not in CRITERIA:
+        msg.fail(f"--match must be one of {', '.join(CRITERIA)}", exits=1)
+    try:
+        result = evaluate_pipeline(
+            model,
+            data,
+            match=match,
+            label_map=_label_map(label_map),
+            component=component,
+            spans_key=spans_key,
+            retokenize=retokenize,
+            meta={"model": model, "data": str(data)},
+        )
+    except (ValueError, FileNotFoundError) as err:
+        msg.fail(str(err), exits=1)
+    rows = [(label, s.precision, s.recall, s.fscore, s.tp + s.fn) for label, s in result.primary.per_type.items()]
+    micro = result.primary.micro
+    rows.append(("micro", micro.precision, micro.recall, micro.fscore, micro.tp + micro.fn))
+    msg.table(
+        [(label, f"{100 * p:.2f}", f"{100 * r:.2f}", f"{100 * f:.2f}", n) for label, p, r, f, n in rows],
+        header=("type", "P", "R", "F1", "support"),
+        aligns=("l", "r", "r", "r", "r"),
+        title=f"{match} match, {result.n_docs} docs",
+    )
+    for criterion in CRITERIA:
+        msg.text(f"{criterion:>5} F1: {100 * result.scores[criterion].micro.fscore:.2f}")
+    if output is not None:
+        result.to_disk(output)
+        msg.good(f"Wrote {output}")
+    if report_dir is not None:
+        from ..evaluation.report import write_report
+
+        write_report(result, report_dir, n_html=n_html)
+        msg.good(f"Wrote the report to {report_dir}")
+
+
+@app.command("cross-corpus")
+def cross_corpus_cli(
+    output_dir: Path = typer.Option(..., "--output-dir", help="Folder for cross_corpus.json/.md/.png"),
+    spec: Optional[Path] = typer.Option(None, "--spec", help="JSON/YAML spec (see the module docs)", exists=True),
+    models: List[str] = typer.Option([], "--model", "--models", "-m", help="NAME=PATH of a model (repeatable)"),
+    corpora: List[str] = typer.Option([], "--corpus", "--corpora", "-c", help="NAME=PATH of test data (repeatable)"),
+    groups: List[str] = typer.Option([], "--group", "-g", help="TYPE=CORPUS,CORPUS,... (repeatable); default: from the gold labels"),
+    train: List[str] = typer.Option([], "--train", help="MODEL=CORPUS a model was trained on; default: the model's name"),
+    label_map: Optional[str] = typer.Option("default", "--label-map", help="JSON map, 'default' (package map) or 'none'"),
+) -> None:
+    """In-corpus (exact) vs out-of-corpus (right boundary) F1 matrix per entity type (Giorgi & Bader 2019, Table 4)."""
+    import srsly
+
+    from ..evaluation.cross_corpus import cross_corpus
+
+    config: Dict[str, Any] = {}
+    if spec is not None:
+        config = dict(srsly.read_yaml(spec) if spec.suffix in (".yml", ".yaml") else srsly.read_json(spec))
+    all_models = {**config.get("models", {}), **_pairs(models, "--model")}
+    all_corpora = {**config.get("corpora", {}), **_pairs(corpora, "--corpus")}
+    group_map = dict(config.get("groups") or {})
+    group_map.update({k: v.split(",") for k, v in _pairs(groups, "--group").items()})
+    train_map = {**(config.get("train_corpus") or {}), **_pairs(train, "--train")}
+    map_value = label_map if spec is None or "label_map" not in config else config["label_map"]
+    try:
+        result = cross_corpus(
+            all_models,
+            all_corpora,
+            output_dir,
+            groups=group_map or None,
+            train_corpus=train_map,
+            label_map=_label_map(map_value),
+        )
+    except (ValueError, FileNotFoundError) as err:
+        msg.fail(str(err), exits=1)
+    print(result.to_markdown())
+    msg.good(f"Wrote cross_corpus.json, .md and .png to {output_dir}")
+
+
+@app.command("compare")
+def compare_cli(
+    results_a: List[str] = typer.Argument(..., help="Metrics JSON files (or quoted globs) of method A"),
+    vs: List[str] = typer.Option(..., "--vs", help="Metrics JSON file or quoted glob of method B (repeatable)"),
+    key: str = typer.Option("ents_f", "--key", help="Score to compare"),
+    paired: Optional[bool] = typer.Option(None, "--paired/--unpaired", help="Force the paired (ttest_rel) or Welch test; default: paired when runs share seeds/folds"),
+) -> None:
+    """Mean difference (A − B) and two-tailed t-test p-value of two sets of runs."""
+    from ..evaluation.stats import compare
+
+    try:
+        result = compare(_expand(results_a), _expand(vs), key=key, paired=paired)
+    except (ValueError, KeyError) as err:
+        msg.fail(str(err), exits=1)
+    msg.text(f"A: mean {key} {result.mean_a:.4f} over {result.n_a} runs")
+    msg.text(f"B: mean {key} {result.mean_b:.4f} over {result.n_b} runs")
+    msg.info(f"mean diff (A - B) = {result.mean_diff:+.4f}, p = {result.p_value:.4g} ({result.test} t-test, two-tailed)")
