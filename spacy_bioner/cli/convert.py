@@ -8,6 +8,12 @@ from wasabi import msg
 from . import app
 
 
+def _fail(message: str) -> None:
+    # One unwrapped line on stderr ("file:line: problem"), so it can be grepped.
+    typer.echo(f"✘ {message.splitlines()[0]}", err=True)
+    raise typer.Exit(1)
+
+
 @app.command("convert")
 def convert_cli(
     input_path: Path = typer.Argument(..., help="Input file or folder"),
@@ -37,7 +43,7 @@ def convert_cli(
                            misaligned=misaligned, report=report)
         write_corpus(docs, output_path, to_format, scheme=out_scheme)
     except (ValueError, OSError) as err:
-        msg.fail(str(err).splitlines()[0] if str(err) else type(err).__name__, exits=1)
+        _fail(str(err) or type(err).__name__)
     msg.good(f"Wrote {output_path}: {report.summary()}")
     if report.dropped_labels:
         msg.info("Entities turned into O, by source label: "

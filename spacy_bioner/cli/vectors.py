@@ -7,6 +7,12 @@ from wasabi import msg
 
 from . import app
 
+
+def _fail(message: str) -> None:
+    # One unwrapped line on stderr ("file:line: problem"), so it can be grepped.
+    typer.echo(f"✘ {message.splitlines()[0]}", err=True)
+    raise typer.Exit(1)
+
 vectors_app = typer.Typer(help="Word vectors as a spaCy vectors directory (for initialize.vectors in a config).",
                           no_args_is_help=True)
 app.add_typer(vectors_app, name="vectors")
@@ -33,16 +39,16 @@ def vectors_train_cli(
     from ..vectors import train_word2vec
 
     if len(paths) < 2:
-        msg.fail("Give at least one TEXT file and the OUTPUT directory", exits=1)
+        _fail("Give at least one TEXT file and the OUTPUT directory")
     *inputs, output = paths
     for path in inputs:
         if not path.is_file():
-            msg.fail(f"No such file: {path}", exits=1)
+            _fail(f"No such file: {path}")
     try:
         train_word2vec(inputs, output, size=size, window=window, min_count=min_count,
                        epochs=epochs, workers=workers, seed=seed, lowercase=lowercase)
     except (ValueError, OSError) as err:
-        msg.fail(str(err).splitlines()[0], exits=1)
+        _fail(str(err))
     msg.good(f"Saved vectors to {output}")
 
 
@@ -60,4 +66,4 @@ def vectors_import_cli(
     try:
         import_word2vec(path, output, prune_to=prune_to or None, binary=is_binary)
     except (ValueError, OSError) as err:
-        msg.fail(str(err).splitlines()[0], exits=1)
+        _fail(str(err))

@@ -1,0 +1,59 @@
+import gzip
+import json
+
+import numpy
+import spacy
+from gensim.models import KeyedVectors
+from spacy.vectors import Vectors
+from typer.testing import CliRunner
+
+from spacy_bioner.cli import _register_commands, app
+from spacy_bioner.vectors import import_word2vec, train_word2vec
+
+SENTENCES = [
+    "The p53 protein binds DNA in human cells.",
+    "Mutations in BRCA1 increase the risk of breast cancer.",
+    "Aspirin reduces the risk of colorectal cancer in mice.",
+]
+
+
+def test_train_word2vec_makes_a_vectors_directory(tmp_path):
+    text = tmp_path / "text.jsonl.gz"
+    with gzip.open(text, "wt", encoding="utf8") as f:
+        for i in range(30):
+            f.write(json.dumps({"id": str(i), "text": SENTENCES[i % 3]}) + "\n")
+    out = train_word2vec([text], tmp_path / "vectors", size=16, epochs=2, min_count=2, workers=1)
+    nlp = spacy.load(out)
+    assert nlp.vocab.vectors.shape[1] == 16 and nlp.vocab.vectors.shape[0] >= 20
+    # Keys are spaCy tokens: "cells." was split into "cells" and ".".
+    assert nlp.vocab.has_vector("cells") and nlp.vocab.has_vector(".")
+    assert not nlp.vocab.has_vector("cells.")
+    vectors = Vectors().from_disk(out / "vocab")
+    assert vectors.shape == nlp.vocab.vectors.shape
+    assert not list(tmp_path.glob(".vectors*"))  # no temp leftovers
+
+
+def test_import_word2vec_text_and_binary_with_pruning(tmp_path, fixtures):
+    kv = KeyedVectors(vector_size=3)
+    kv.add_vectors(["Aspirin", "ulcers", "unrelated", "il-2"],
+                   numpy.arange(12, dtype="float32").reshape(4, 3))
+    for binary in (False, True):
+        path = tmp_path / f"w2v.{'bin' if binary else 'txt'}"
+        kv.save_word2vec_format(str(path), binary=binary)
+        out = import_word2vec(path, tmp_path / "out", prune_to=[fixtures / "iob2.tsv"])
+        nlp = spacy.load(out)
+        assert nlp.vocab.vectors.shape == (3, 3)  # "unrelated" pruned; "il-2" kept via lowercase
+        assert list(nlp.vocab.get_vector("ulcers")) == [3.0, 4.0, 5.0]
+        assert not nlp.vocab.has_vector("unrelated")
+
+
+def test_vectors_cli(tmp_path):
+    text = tmp_path / "text.txt"
+    text.write_text("\n".join(SENTENCES * 10), encoding="utf8")
+    _register_commands()
+    result = CliRunner().invoke(app, ["vectors", "train", str(text), str(tmp_path / "v"),
+                                      "--size", "8", "--min-count", "1", "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    assert spacy.load(tmp_path / "v").vocab.vectors.shape[1] == 8
+    result = CliRunner().invoke(app, ["vectors", "train", str(tmp_path / "missing.txt"), str(tmp_path / "w")])
+    assert result.exit_code == 1 and "No such file" in result.output
