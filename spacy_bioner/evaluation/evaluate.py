@@ -192,12 +192,15 @@ def _strip_tag(label: str) -> str:
     return label
 
 
-def model_labels(nlp: Language, component: Optional[str] = None) -> Set[str]:
+def model_labels(nlp: Language, component: Optional[str] = None, spans_key: Optional[str] = None) -> Set[str]:
     """The entity types a pipeline can predict, as far as it says.
 
     nlp (Language): The pipeline.
     component (Optional[str]): The component to ask; by default every
         component that assigns `doc.ents` or `doc.spans` and has `labels`.
+    spans_key (Optional[str]): The span group scored; for a multi-head
+        component (`label_sets`, groups named `<component>_<head>`) the
+        labels of that head are returned.
     RETURNS (Set[str]): The types; empty when no component lists them.
     """
     if component is not None:
@@ -210,7 +213,13 @@ def model_labels(nlp: Language, component: Optional[str] = None) -> Set[str]:
         ]
     labels: Set[str] = set()
     for name in names:
-        labels.update(_strip_tag(label) for label in getattr(nlp.get_pipe(name), "labels", ()) or ())
+        pipe = nlp.get_pipe(name)
+        head_labels = getattr(pipe, "label_sets", None) or {}
+        found = getattr(pipe, "labels", ()) or ()
+        for head, head_set in head_labels.items():
+            if spans_key == f"{name}_{head}":
+                found = head_set
+        labels.update(_strip_tag(label) for label in found)
     return labels
 
 
@@ -256,9 +265,9 @@ def evaluate_pipeline(
     if not examples:
         raise ValueError(f"The evaluation data {_describe(data)} contains no documents.")
     gold_labels = _harmonized(
-        (span.label_ for eg in examples for span in get_doc_spans(eg.reference, spans_key)), label_map
+        (span.label_ for eg in examples for span in get_doc_spans(eg.reference, spans_key, gold=True)), label_map
     )
-    pipe_labels = _harmonized(model_labels(nlp, component), label_map)
+    pipe_labels = _harmonized(model_labels(nlp, component, spans_key), label_map)
     if gold_labels and pipe_labels and not set(gold_labels) & set(pipe_labels):
         hint = "" if label_map is not None else " Pass a label map to harmonize them."
         raise ValueError(

@@ -115,11 +115,19 @@ def harmonize_label(label: str, label_map: Optional[Mapping[str, str]]) -> Optio
     return harmonize(label, label_map)
 
 
-def get_doc_spans(doc: Doc, spans_key: Optional[str] = None) -> Sequence[Span]:
-    """The spans to score: `doc.ents`, or `doc.spans[spans_key]` (empty when absent)."""
+def get_doc_spans(doc: Doc, spans_key: Optional[str] = None, *, gold: bool = False) -> Sequence[Span]:
+    """The spans to score: `doc.ents`, or `doc.spans[spans_key]`.
+
+    A predicted doc without the group has no predictions. A gold doc without
+    the group falls back to `doc.ents`: corpus readers put gold entities
+    there, while a multi-head component writes each head's predictions to
+    its own span group.
+    """
     if spans_key is None:
         return doc.ents
-    return doc.spans[spans_key] if spans_key in doc.spans else []
+    if spans_key in doc.spans:
+        return doc.spans[spans_key]
+    return doc.ents if gold else []
 
 
 def _offset_mapper(source: str, target: str):
@@ -157,7 +165,7 @@ def example_spans(
     to_reference = _offset_mapper(example.predicted.text, example.reference.text)
     gold = []
     pred = []
-    for span in get_doc_spans(example.reference, spans_key):
+    for span in get_doc_spans(example.reference, spans_key, gold=True):
         label = harmonize_label(span.label_, label_map)
         if label is not None:
             gold.append((Mention(span.start_char, span.end_char, label), span))
@@ -178,8 +186,8 @@ def example_mentions(
 
     example (Example): `example.reference` holds gold, `example.predicted` the
         predictions; their tokenizations may differ.
-    spans_key (Optional[str]): Score `doc.spans[spans_key]` on both sides
-        instead of `doc.ents`.
+    spans_key (Optional[str]): Score `doc.spans[spans_key]` instead of
+        `doc.ents` (on the gold side only where the gold doc has that group).
     label_map (Optional[Mapping[str, str]]): Harmonizes both sides' labels;
         mentions whose label is unmapped are left out.
     RETURNS (Tuple[List[Mention], List[Mention]]): (gold, predicted).

@@ -21,9 +21,11 @@ from .matching import score_examples
 def make_boundary_scorer(spans_key: Optional[str] = None) -> Callable[..., Dict[str, Any]]:
     """Build a scorer of entities under the exact, left and right criteria.
 
-    spans_key (Optional[str]): Score `doc.spans[spans_key]` on both the gold
-        and predicted docs instead of `doc.ents`. The score keys keep the
-        `ents_` prefix so that `default_score_weights` of NER components apply.
+    spans_key (Optional[str]): Score the predicted `doc.spans[spans_key]`
+        (e.g. one head of a multi-head component) instead of `doc.ents`,
+        against the gold doc's group of that name, or its `doc.ents` where it
+        has none. The score keys keep the `ents_` prefix so that the
+        `default_score_weights` of NER components apply.
     RETURNS (Callable[..., Dict[str, Any]]): `score(examples, **kwargs)`.
     """
 

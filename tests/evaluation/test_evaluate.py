@@ -1,6 +1,7 @@
 import pytest
 import spacy
-from spacy.tokens import DocBin
+from spacy.language import Language
+from spacy.tokens import DocBin, Span
 
 from spacy_bioner.evaluation.evaluate import EvalResult, evaluate_pipeline, model_labels
 
@@ -92,6 +93,37 @@ def test_model_labels_of_a_component(make_ruler):
     assert model_labels(nlp) == {"Chemical", "Disease"}
     assert model_labels(nlp, "entity_ruler") == {"Chemical", "Disease"}
     assert model_labels(spacy.blank("en")) == set()
+
+
+class TwoHeads:
+    """A stand-in for a multi-head NER component: head "chem" in doc.ents,
+    head "dis" in a span group, labels per head in `label_sets`."""
+
+    label_sets = {"chem": ("Chemical",), "dis": ("Disease",)}
+    labels = ("Chemical",)
+
+    def __call__(self, doc):
+        doc.ents = [Span(doc, i, i + 1, "Chemical") for i, t in enumerate(doc) if t.text == "aspirin"]
+        doc.spans["two_heads_dis"] = [Span(doc, i, i + 1, "Disease") for i, t in enumerate(doc) if t.text == "cancer"]
+        return doc
+
+
+@Language.factory("test_two_heads", assigns=["doc.ents", "doc.spans"])
+def make_two_heads(nlp, name):
+    return TwoHeads()
+
+
+def test_scoring_one_head_of_a_multi_head_component(gold_docs):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("test_two_heads", name="two_heads")
+    assert model_labels(nlp) == {"Chemical"}
+    assert model_labels(nlp, spans_key="two_heads_dis") == {"Disease"}
+    result = evaluate_pipeline(nlp, gold_docs[:2], spans_key="two_heads_dis", match="right")
+    assert result.model_labels == ["Disease"]
+    # Gold comes from doc.ents (the docs have no such group); "cancer" right-matches.
+    assert result.scores["right"].per_type["Disease"].tp == 2
+    assert "Chemical" in result.scores["right"].per_type  # the gold chemical, missed by this head
+    assert result.scores["right"].per_type["Chemical"].fn == 1
 
 
 def test_unknown_match_is_an_error(make_ruler, gold_docs):

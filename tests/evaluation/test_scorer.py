@@ -61,6 +61,17 @@ def test_scorer_on_a_span_group(nlp):
     assert scores["ents_left_p"] == pytest.approx(0.5)
 
 
+def test_span_group_predictions_against_gold_ents(nlp):
+    gold = Doc(nlp.vocab, words=["a", "b", "c"], ents=["B-Disease", "I-Disease", "O"])
+    pred = Doc(nlp.vocab, words=["a", "b", "c"])
+    pred.spans["ner_bc5cdr"] = [Span(pred, 1, 2, "Disease")]
+    scores = make_boundary_scorer(spans_key="ner_bc5cdr")([Example(pred, gold)])
+    assert (scores["ents_f"], scores["ents_right_f"]) == (0.0, 1.0)
+    # A predicted doc without the group predicted nothing.
+    empty = make_boundary_scorer(spans_key="ner_other")([Example(pred, gold)])
+    assert (empty["ents_r"], empty["ents_right_r"]) == (0.0, 0.0)
+
+
 def test_nothing_to_score_gives_none(nlp):
     doc = Doc(nlp.vocab, words=["a"])
     scores = make_boundary_scorer()([Example(doc, doc)])
