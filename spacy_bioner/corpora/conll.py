@@ -317,7 +317,7 @@ def write_conll(
     return Path(path)
 
 
-def conll_files(path: PathLike, suffixes: Sequence[str] = (".tsv", ".conll", ".iob", ".txt")) -> List[Path]:
+def conll_files(path: PathLike, suffixes: Sequence[str] = (".tsv", ".conll", ".iob")) -> List[Path]:
     """A file, or the sorted files with a CoNLL suffix in a folder (recursive).
 
     path (PathLike): File or folder.
