@@ -164,7 +164,7 @@ class CrossCorpusResult:
                     cell = self.cell(group, model, test)
                     if cell is not None:
                         mark = "*" if cell.in_corpus else ""
-                        ax.text(j, i, f"{100 * cell.f:.1f}{mark}", ha="center", va="center", color="w")
+                        ax.text(j, i, f"{100 * cell.f:.1f}{mark}", ha="center", va="center", color="k" if cell.f > 0.6 else "w")
             fig.colorbar(image, ax=ax, fraction=0.046)
         fig.suptitle(f"F1 (* in-corpus, {self.in_corpus_match}; others {self.out_of_corpus_match})")
         fig.tight_layout()
