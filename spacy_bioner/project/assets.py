@@ -193,6 +193,8 @@ def fetch_file(mirror: Path, dest_root: Path, expected: ExpectedFile) -> str:
     try:
         with os.fdopen(fd, "wb") as out, src.open("rb") as inp:
             shutil.copyfileobj(inp, out, _CHUNK)
+        # mkstemp creates the file 0600; give the copy ordinary permissions.
+        os.chmod(tmp, 0o666 & ~_umask())
         problem = _mismatch(expected, *file_hashes(tmp))
         if problem is not None:
             raise AssetError([(expected.path, problem)])
@@ -201,6 +203,12 @@ def fetch_file(mirror: Path, dest_root: Path, expected: ExpectedFile) -> str:
         if tmp.exists():
             tmp.unlink()
     return "copied"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def fetch_from_mirror(

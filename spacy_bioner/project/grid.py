@@ -263,8 +263,10 @@ def machine_info(gpu_id: int) -> Dict[str, Any]:
     return info
 
 
-def git_commit(cwd: Path) -> Dict[str, Any]:
-    """The commit the code ran at, and whether the tree had local changes."""
+def git_commit(cwd: Path = Path(__file__).resolve().parent) -> Dict[str, Any]:
+    """The commit the code ran at (the checkout holding this package, not the
+    project folder, which need not be a repository), and whether the tree
+    had local changes."""
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True).stdout.strip()
@@ -347,7 +349,7 @@ def evaluate_step(settings: GridSettings, step: Step, training: Dict[str, Any], 
         "evaluation_commands": [c for c in commands if c],
         "date": _now(),
         "machine": machine_info(settings.gpu_id),
-        "git": git_commit(settings.project_dir),
+        "git": git_commit(),
     }
     write_json_atomic(settings.path(settings.metrics_path(step)), metrics)
     msg.good(f"{step.name}: in-corpus F1 {100 * in_corpus['f1']:.2f} -> {settings.metrics_path(step)}")
