@@ -1,30 +1,36 @@
 """Per-entity confidence scores, stored on the Doc.
 
-Scores live in `doc.user_data["spacy_bioner_scores"]`, a dict keyed by
-`(start_char, end_char, label)`. Keying by character offsets and label (not by
-token index or Span object) keeps the scores valid for `doc.ents` and every
-`doc.spans` group alike, and user_data survives pickling and
-`DocBin(store_user_data=True)`.
+A score lives in `doc.user_data` under the key
+`("spacy_bioner_score", start_char, end_char, label)`. Keying by character
+offsets and label (not by token index or Span object) keeps the scores valid
+for `doc.ents` and every `doc.spans` group alike. Top-level tuple keys are
+the form spaCy itself uses for span extensions: they survive `Doc.to_bytes`
+(and so `nlp.pipe(n_process=...)`), pickling and `DocBin(store_user_data=True)`,
+whereas a nested dict with tuple keys does not survive msgpack.
 """
 from typing import Dict, Optional, Tuple
 
 from spacy.tokens import Doc, Span
 
-SCORES_KEY = "spacy_bioner_scores"
+SCORE_TAG = "spacy_bioner_score"
 ScoreKey = Tuple[int, int, str]
 
 
-def _key(span: Span) -> ScoreKey:
-    return (span.start_char, span.end_char, span.label_)
+def _key(span: Span) -> Tuple[str, int, int, str]:
+    return (SCORE_TAG, span.start_char, span.end_char, span.label_)
 
 
 def get_scores(doc: Doc) -> Dict[ScoreKey, float]:
-    """The score dict of a Doc (created empty when missing).
+    """All scores stored on a Doc.
 
     doc (Doc): The document.
     RETURNS (Dict[Tuple[int, int, str], float]): (start_char, end_char, label) → score.
     """
-    return doc.user_data.setdefault(SCORES_KEY, {})
+    return {
+        tuple(key[1:]): value
+        for key, value in doc.user_data.items()
+        if isinstance(key, tuple) and key and key[0] == SCORE_TAG
+    }
 
 
 def set_score(span: Span, value: float) -> None:
@@ -33,7 +39,7 @@ def set_score(span: Span, value: float) -> None:
     span (Span): The entity (its doc, offsets and label form the key).
     value (float): The confidence, usually in [0, 1].
     """
-    get_scores(span.doc)[_key(span)] = float(value)
+    span.doc.user_data[_key(span)] = float(value)
 
 
 def get_score(span: Span) -> Optional[float]:
@@ -42,7 +48,4 @@ def get_score(span: Span) -> Optional[float]:
     span (Span): The entity.
     RETURNS (Optional[float]): The score, or None when none was stored.
     """
-    scores = span.doc.user_data.get(SCORES_KEY)
-    if not scores:
-        return None
-    return scores.get(_key(span))
+    return span.doc.user_data.get(_key(span))

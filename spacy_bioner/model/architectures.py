@@ -11,6 +11,8 @@ for every head, the entities of every doc as `(start, end, label, confidence)`
 token offsets. With `targets=Targets(head, tags)` it returns the loss of that
 head (mean negative log-likelihood per segment) and a backprop callback.
 """
+import os
+import sys
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy
@@ -36,8 +38,20 @@ InputType = Tuple[List[Doc], Optional[Targets]]
 OutputType = Any  # Dict[str, List[DocEntities]] when predicting, a float loss in training
 
 
+def _single_threaded_torch_after_fork() -> None:
+    # `nlp.pipe(n_process=N)` forks workers. Torch's OpenMP pool does not
+    # survive a fork: the child's first parallel op hangs. One thread per
+    # worker avoids that and is what N worker processes want anyway.
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+
+
+os.register_at_fork(after_in_child=_single_threaded_torch_after_fork)
+
+
 @serialize_attr.register(Lexicon)
-def _serialize_lexicon(value: Lexicon, name: str, model: Model) -> bytes:
+def _serialize_lexicon(_: Lexicon, value: Lexicon, name: str, model: Model) -> bytes:
     return srsly.msgpack_dumps(value.items)
 
 
