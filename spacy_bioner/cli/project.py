@@ -1,6 +1,6 @@
-"""CLI for the project tooling: `spacy-bioner assets|grid|results`.
+"""CLI for the project tooling: `spacy-bioner assets|grid|cv|results`.
 
-Thin wrappers over spacy_bioner.project.{assets,grid,results}.
+Thin wrappers over spacy_bioner.project.{assets,grid,cv,results}.
 """
 from pathlib import Path
 from typing import List, Optional
@@ -13,7 +13,18 @@ from . import app
 assets_app = typer.Typer(help="Fetch and verify corpus files from a local mirror.", no_args_is_help=True)
 grid_app = typer.Typer(help="The resumable experiment grid (variant × corpus × seed).", no_args_is_help=True)
 app.add_typer(assets_app, name="assets")
+cv_app = typer.Typer(help="k-fold cross-validation on a corpus's pooled train+dev, resumable.", no_args_is_help=True)
 app.add_typer(grid_app, name="grid")
+app.add_typer(cv_app, name="cv")
+
+
+def _var_overrides(var: List[str]) -> dict:
+    """`--var NAME=VALUE` options as weasel-style overrides."""
+    overrides = {}
+    for item in var:
+        name, _, value = item.partition("=")
+        overrides[f"vars.{name}"] = value
+    return overrides
 
 
 @assets_app.callback()
@@ -77,11 +88,7 @@ def grid_run_cli(
     """Run the grid steps that have no metrics file yet (resumable)."""
     from ..project.grid import StepFailed, load_settings, parse_seeds, plan_steps, run_grid
 
-    overrides = {}
-    for item in var:
-        name, _, value = item.partition("=")
-        overrides[f"vars.{name}"] = value
-    settings = load_settings(project_dir, overrides)
+    settings = load_settings(project_dir, _var_overrides(var))
     steps = plan_steps(settings, variant, group, parse_seeds(seeds), corpus)
     try:
         status = run_grid(settings, steps, stage=stage, max_steps=max_steps, dry_run=dry_run)
@@ -129,6 +136,41 @@ def grid_matrix_cli(
         for group, corpora in settings.groups.items():
             msg.divider(f"{v} / {group}: rows train, columns test; diagonal exact, rest right-boundary F1")
             print(render_matrix(metrics, v, corpora))
+
+
+@cv_app.command("run")
+def cv_run_cli(
+    variant: str = typer.Option(..., "--variant", help="A key of vars.variants in project.yml (baseline, vd, ...)"),
+    corpus: str = typer.Option(..., "--corpus", help="A corpus folder name under vars.corpora_dir"),
+    k: int = typer.Option(5, "--k", help="Number of folds"),
+    fold_seed: int = typer.Option(0, "--fold-seed", help="Seed of the fold assignment"),
+    seeds: List[str] = typer.Option(["0"], "--seeds", help="Training seeds: '0 1 2', 0,1,2 or repeated"),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after this many folds did work"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the commands, run nothing"),
+    project_dir: Path = typer.Option(Path("."), "--project-dir", help="Folder with project.yml"),
+    var: List[str] = typer.Option([], "--var", help="Override a project var: NAME=VALUE (repeatable)"),
+) -> None:
+    """Train and score each fold that has no metrics file yet, then print the
+    mean and standard deviation of in-corpus (exact) F1."""
+    from ..project.cv import cv_settings, cv_steps, summarize, write_folds
+    from ..project.grid import StepFailed, load_settings, parse_seeds, run_grid
+
+    settings = load_settings(project_dir, _var_overrides(var))
+    folds_dir = Path("corpus") / "cv"
+    names = write_folds(settings.path(settings.corpora_dir) / corpus, settings.path(folds_dir), k=k, seed=fold_seed)
+    settings = cv_settings(settings, folds_dir, corpus, names)
+    parsed = parse_seeds(seeds)
+    try:
+        run_grid(settings, cv_steps(variant, names, parsed), max_steps=max_steps, dry_run=dry_run)
+    except StepFailed as err:
+        msg.fail(str(err), exits=1)
+    summary = summarize(settings, variant, names, parsed)
+    mean, sd = summary["mean_f1"], summary["sd_f1"]
+    msg.info(
+        f"{variant} {corpus} {k}-fold CV: {summary['runs']}/{summary['expected']} runs"
+        + (f", F1 {100 * mean:.2f}" if mean is not None else "")
+        + (f" ± {100 * sd:.2f}" if sd is not None else "")
+    )
 
 
 @app.command("results")

@@ -36,17 +36,28 @@ class Comparison:
 
 
 def get_f1(metrics: Mapping[str, Any], key: str = "ents_f") -> float:
-    """The F1 of one run's metrics: our metrics JSON and `spacy evaluate`
+    """The F1 of one run's metrics: our evaluation JSON and `spacy evaluate`
     output have it at the top level, a pipeline's `meta.json` under
-    `performance`.
+    `performance`, and the grid's metrics files as `in_corpus.f1` (which
+    `ents_f` falls back to). A dotted key such as "out_of_corpus.S800.f1"
+    reads a nested value.
 
     metrics (Mapping[str, Any]): The parsed metrics.
     key (str): The score key.
     RETURNS (float): The value.
     """
+    if "." in key:
+        value: Any = metrics
+        for part in key.split("."):
+            if not isinstance(value, Mapping) or part not in value:
+                raise KeyError(f"No {key!r} in metrics (keys: {sorted(metrics)})")
+            value = value[part]
+        return float(value)
     for container in (metrics, metrics.get("performance", {})):
         if isinstance(container, Mapping) and container.get(key) is not None:
             return float(container[key])
+    if key == "ents_f" and isinstance(metrics.get("in_corpus"), Mapping):
+        return float(metrics["in_corpus"]["f1"])
     raise KeyError(f"No {key!r} in metrics (keys: {sorted(metrics)})")
 
 
