@@ -55,7 +55,7 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
         "model": DEFAULT_MODEL,
         "heads": ["default"],
         "ents_head": None,
-        "scorer": {"@scorers": "spacy.ner_scorer.v1"},
+        "scorer": {"@scorers": "spacy-bioner.boundary_scorer.v1", "spans_key": None},
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
 )
@@ -72,7 +72,7 @@ def make_bilstm_crf_ner(
     model (Model): A `spacy-bioner.BiLSTMCRF.v1` model.
     heads (List[str]): Names of the output heads, one per label set (corpus).
     ents_head (Optional[str]): The head that sets `doc.ents`; the first if None.
-    scorer (Optional[Callable]): Scores `doc.ents` (spaCy's NER scorer).
+    scorer (Optional[Callable]): Scores `doc.ents`: exact, left and right boundaries.
     """
     return BiLSTMCRFNER(nlp.vocab, model, name, heads=heads, ents_head=ents_head, scorer=scorer)
 
