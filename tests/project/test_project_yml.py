@@ -113,3 +113,17 @@ def test_asset_checksums_match_the_mirror(project):
         data = (MIRROR / rel).read_bytes()
         assert hashlib.md5(data).hexdigest() == asset["checksum"], rel
         assert hashlib.sha256(data).hexdigest() == sha[rel], rel
+
+
+def test_no_dependency_paths_are_merged():
+    # weasel 1.0 joins a list item ending in "${...}" with a following item
+    # starting with "${" into one "a, b" path, which then never exists.
+    config = load_project_config(ROOT)
+    merged = [
+        (cmd["name"], path)
+        for cmd in config["commands"]
+        for key in ("deps", "outputs", "outputs_no_cache")
+        for path in cmd.get(key, [])
+        if ", " in path
+    ]
+    assert not merged
