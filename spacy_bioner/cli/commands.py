@@ -1,5 +1,6 @@
 """Imports every CLI command module so its commands register on the app.
 One line per module; keep the list sorted."""
+from . import annotate  # noqa: F401
 from . import convert  # noqa: F401
 from . import evaluate  # noqa: F401
 from . import project  # noqa: F401
