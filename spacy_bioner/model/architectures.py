@@ -191,16 +191,17 @@ def forward(model: Model, inputs: InputType, is_train: bool) -> Tuple[OutputType
     attrs = model.attrs
     segments = segment_docs(docs, attrs["max_length"], attrs["window_context"])
     groups = list(group_segments(segments, attrs["batch_tokens"]))
-    featurize = dict(words=attrs["words"], chars=attrs["chars"], use_vectors=attrs["vectors_size"] > 0)
+    # Vectors are read from the vocab at every call, never copied into the model.
+    table = docs[0].vocab.vectors.data if docs and attrs["vectors_size"] else None
+    featurize = dict(words=attrs["words"], chars=attrs["chars"], vectors_table=table)
     torch_model = model.layers[0]
     if targets is None:
-        return _predict(torch_model, docs, groups, featurize), _no_backprop
+        return _predict(torch_model, list(attrs["heads"]), docs, groups, featurize), _no_backprop
     n_segments = max(1, len(segments))
     loss = 0.0
     callbacks = []
     for group in groups:
         batch = build_batch(docs, group, tags=targets.tags, **featurize)
-        batch["vectors_table"] = docs[0].vocab.vectors.data if featurize["use_vectors"] else None
         value, backprop = torch_model((batch, targets.head), is_train)
         loss += value
         callbacks.append(backprop)
@@ -214,16 +215,11 @@ def forward(model: Model, inputs: InputType, is_train: bool) -> Tuple[OutputType
     return loss / n_segments, backprop
 
 
-def _predict(torch_model: Model, docs, groups, featurize) -> Dict[str, List[DocEntities]]:
-    heads = None
-    results: Dict[str, List[DocEntities]] = {}
+def _predict(torch_model: Model, heads: List[str], docs, groups, featurize) -> Dict[str, List[DocEntities]]:
+    """Decode every group and map segment entities back to doc token offsets."""
+    results: Dict[str, List[DocEntities]] = {head: [[] for _ in docs] for head in heads}
     for group in groups:
-        batch = build_batch(docs, group, **featurize)
-        batch["vectors_table"] = docs[0].vocab.vectors.data if featurize["use_vectors"] else None
-        decoded = torch_model.predict((batch, None))
-        if heads is None:
-            heads = decoded
-            results = {head: [[] for _ in docs] for head in decoded}
+        decoded = torch_model.predict((build_batch(docs, group, **featurize), None))
         for head, (labels, entities) in decoded.items():
             for segment, seg_entities in zip(group, entities):
                 results[head][segment.doc].extend(
@@ -242,7 +238,6 @@ def _no_backprop(_: Any) -> None:
 
 def _convert_inputs(model: Model, inputs, is_train: bool):
     from ..torch_modules.bilstm_crf import TokenBatch
-    import torch
 
     batch, head = inputs
     device = next(model.shims[0]._model.parameters()).device
@@ -252,16 +247,10 @@ def _convert_inputs(model: Model, inputs, is_train: bool):
             return None
         return xp2torch(model.ops.asarray(array), device=device)
 
-    rows = batch["rows"]
-    vectors = known = None
-    if rows is not None:
-        table = batch["vectors_table"]
-        vectors = tensor(model.ops.asarray(table)[numpy.maximum(rows, 0)].astype("float32"))
-        known = tensor(rows >= 0)
     token_batch = TokenBatch(
         words=tensor(batch["words"]),
-        vectors=vectors,
-        known=known,
+        vectors=tensor(batch["vectors"]),
+        known=tensor(batch["known"]),
         unique=tensor(batch["unique"]),
         chars=tensor(batch["chars"]),
         char_lengths=tensor(batch["char_lengths"]),

@@ -7,11 +7,12 @@ window where it has the most context, and the CRF then decodes the stitched
 segment whole, so nothing is truncated and the output is one valid BIO path.
 """
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.tokens import Doc
 from spacy.vectors import Mode
+from thinc.api import get_array_module
 
 PAD, UNKNOWN = 0, 1
 
@@ -126,11 +127,16 @@ def build_batch(
     *,
     words: Lexicon,
     chars: Lexicon,
-    use_vectors: bool,
+    vectors_table: Optional[Any] = None,
     tags: Optional[Sequence[numpy.ndarray]] = None,
-) -> Dict[str, Optional[numpy.ndarray]]:
+) -> Dict[str, Optional[Any]]:
     """Padded arrays for one group of segments (the fields of `TokenBatch`,
-    plus "tags" (S, Ts) when gold tag ids per doc are given)."""
+    plus "tags" (S, Ts) when gold tag ids per doc are given).
+
+    vectors_table: The vocab's vectors (numpy or cupy), or None to use the
+        trainable word embedding; rows are looked up here, per batch.
+    """
+    use_vectors = vectors_table is not None
     windows = [(seg.doc, w) for seg in segments for w in seg.windows]
     width = max(w[1] - w[0] for _, w in windows)
     n = len(windows)
@@ -156,9 +162,15 @@ def build_batch(
     char_ids = numpy.zeros((len(distinct), max(1, int(char_lengths.max()))), dtype="int64")
     for u, text in enumerate(distinct):
         char_ids[u, : len(text)] = [chars.get(c) for c in text]
-    batch: Dict[str, Optional[numpy.ndarray]] = {
+    vectors = known = None
+    if rows is not None:
+        xp = get_array_module(vectors_table)
+        vectors = vectors_table[xp.asarray(numpy.maximum(rows, 0))].astype("float32")
+        known = rows >= 0
+    batch: Dict[str, Optional[Any]] = {
         "words": word_ids,
-        "rows": rows,
+        "vectors": vectors,
+        "known": known,
         "unique": unique_ids,
         "chars": char_ids,
         "char_lengths": char_lengths,

@@ -235,3 +235,40 @@ def test_sentences_are_segments(trained_nlp):
     # Offsets index the original text.
     for ent in doc.ents:
         assert text[ent.start_char : ent.end_char] == ent.text
+
+
+def test_static_vectors_are_read_from_the_vocab(tmp_path):
+    nlp = tiny_nlp()
+    rng = numpy.random.default_rng(0)
+    words = sorted({w for text, _ in SENTENCES[:15] for w in text.split()})
+    for word in words:
+        nlp.vocab.set_vector(word, rng.normal(size=(8,)).astype("float32"))
+    examples = make_examples(nlp)
+    train(nlp, examples, steps=400)
+    ner = nlp.get_pipe("bilstm_crf_ner")
+    assert ner.cfg["shapes"]["vectors_size"] == 8
+    # No trainable word embedding beside the vectors, and no copy of the table.
+    module = ner.model.layers[0].shims[0]._model
+    assert not hasattr(module.encoder, "word_embed")
+    assert all(p.numel() != nlp.vocab.vectors.data.size for p in module.parameters())
+    text = "Mutations in BRCA1 cause hereditary breast cancer ."
+    before = _ents(nlp(text))
+    assert ("BRCA1", "Gene") in [(e.text, e.label_) for e in nlp(text).ents]
+    nlp.to_disk(tmp_path / "vec")
+    loaded = spacy.load(tmp_path / "vec")
+    assert loaded.vocab.vectors.shape == nlp.vocab.vectors.shape and loaded.vocab.vectors.n_keys == len(words)
+    assert _ents(loaded(text)) == before
+    # The vectors are looked up at prediction time: changing one changes the scores.
+    loaded.vocab.set_vector("BRCA1", numpy.zeros((8,), dtype="float32"))
+    assert _ents(loaded(text)) != before
+
+
+def test_vectors_of_another_width_are_rejected():
+    nlp = tiny_nlp()
+    nlp.vocab.set_vector("BRCA1", numpy.ones((8,), dtype="float32"))
+    train(nlp, make_examples(nlp), steps=1)
+    ner = nlp.get_pipe("bilstm_crf_ner")
+    fresh = tiny_nlp()
+    fresh.vocab.set_vector("BRCA1", numpy.ones((4,), dtype="float32"))
+    with pytest.raises(ValueError, match="8-d static vectors"):
+        fresh.get_pipe("bilstm_crf_ner").from_bytes(ner.to_bytes())
