@@ -197,6 +197,7 @@ def forward(model: Model, inputs: InputType, is_train: bool) -> Tuple[OutputType
     torch_model = model.layers[0]
     if targets is None:
         return _predict(torch_model, list(attrs["heads"]), docs, groups, featurize), _no_backprop
+    _freeze_idle_heads(torch_model, targets.head)
     n_segments = max(1, len(segments))
     loss = 0.0
     callbacks = []
@@ -213,6 +214,22 @@ def forward(model: Model, inputs: InputType, is_train: bool) -> Tuple[OutputType
         return None
 
     return loss / n_segments, backprop
+
+
+def _freeze_idle_heads(torch_model: Model, head: str) -> None:
+    """Drop the zeroed gradients of heads that have taken no gradient since
+    the last optimizer step. The PyTorch shim updates every parameter whose
+    `.grad` is not None, and Adam keeps moving a parameter with a zero
+    gradient on its momentum: in multi-task training that would drift the
+    heads of the corpora not in the current batch."""
+    heads = torch_model.shims[0]._model.heads
+    for name, module in heads.items():
+        if name == head:
+            continue
+        params = list(module.parameters())
+        if all(p.grad is None or not p.grad.any() for p in params):
+            for p in params:
+                p.grad = None
 
 
 def _predict(torch_model: Model, heads: List[str], docs, groups, featurize) -> Dict[str, List[DocEntities]]:

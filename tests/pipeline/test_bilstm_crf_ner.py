@@ -132,6 +132,13 @@ def test_update_with_explicit_head_trains_only_that_head():
     after = _state_dict(nlp)
     assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("heads.a."))
     assert not all(torch.equal(before[k], after[k]) for k in before if k.startswith("heads.b."))
+    # Once head a has been trained, updates of head b must not move it
+    # (Adam's momentum would, if its zeroed gradients were stepped).
+    nlp.update(examples, sgd=optimizer, component_cfg={"bilstm_crf_ner": {"head": "a"}})
+    trained_a = {k: v.clone() for k, v in _state_dict(nlp).items() if k.startswith("heads.a.")}
+    for _ in range(3):
+        nlp.update(examples, sgd=optimizer, component_cfg={"bilstm_crf_ner": {"head": "b"}})
+    assert all(torch.equal(trained_a[k], _state_dict(nlp)[k]) for k in trained_a)
 
 
 def test_empty_and_mixed_batches(trained_nlp):
