@@ -18,6 +18,15 @@ def _ents(doc, key=None):
     return [(e.start_char, e.end_char, e.label_, round(get_score(e), 6)) for e in spans]
 
 
+def _assert_same_entities(a, b):
+    """Same spans and labels; confidences equal up to float summation order,
+    which changes with batch composition and thread count."""
+    assert [[e[:3] for e in doc] for doc in a] == [[e[:3] for e in doc] for doc in b]
+    for doc_a, doc_b in zip(a, b):
+        for ent_a, ent_b in zip(doc_a, doc_b):
+            assert ent_a[3] == pytest.approx(ent_b[3], abs=1e-4)
+
+
 def _state_dict(nlp, name="bilstm_crf_ner"):
     return nlp.get_pipe(name).model.layers[0].shims[0]._model.state_dict()
 
@@ -82,14 +91,16 @@ def test_batch_size_does_not_change_predictions(trained_nlp):
     texts = [t for t, _ in SENTENCES] * 4
     one = [_ents(d) for d in trained_nlp.pipe(texts, batch_size=1)]
     many = [_ents(d) for d in trained_nlp.pipe(texts, batch_size=64)]
-    assert one == many
+    _assert_same_entities(one, many)
+    assert any(one)
 
 
 def test_multiprocessing_gives_same_predictions(trained_nlp):
     texts = [t for t, _ in SENTENCES] * 2
     single = [_ents(d) for d in trained_nlp.pipe(texts)]
     multi = [_ents(d) for d in trained_nlp.pipe(texts, n_process=2, batch_size=8)]
-    assert single == multi
+    _assert_same_entities(single, multi)
+    assert any(single)
 
 
 def test_two_heads_train_and_round_trip(tmp_path):
@@ -146,7 +157,7 @@ def test_empty_and_mixed_batches(trained_nlp):
     docs = list(trained_nlp.pipe(texts))
     assert [len(d) for d in docs][0] == 0 and docs[0].ents == ()
     assert docs[3].ents
-    assert _ents(docs[3]) == _ents(trained_nlp(texts[3]))
+    _assert_same_entities([_ents(docs[3])], [_ents(trained_nlp(texts[3]))])
     assert all("bilstm_crf_ner_default" in d.spans for d in docs)
 
 
