@@ -31,6 +31,7 @@ from wasabi import msg
 METRICS_SCHEMA = 1
 TRAIN_MARKER = "train.json"
 TRAIN_LOG = "train.log"
+CLAIM_FILE = ".claim"
 STAGES = ("all", "train", "evaluate")
 
 # A runner executes a command in a folder, teeing its output to a log file,
@@ -379,7 +380,7 @@ def run_grid(
         session can advance the grid one step at a time.
     dry_run (bool): Print what would run, run nothing.
     RETURNS (Dict[str, str]): {step name: "done" | "skipped" | "would run" |
-        "not trained"}.
+        "not trained" | "claimed" (another live worker is on it)}.
     """
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {STAGES}")
@@ -405,9 +406,53 @@ def run_grid(
             status[step.name] = "would run"
             worked += 1
             continue
-        training = train_step(settings, step, runner)
-        if stage != "train":
-            evaluate_step(settings, step, training, evaluator)
+        claim = settings.path(settings.train_dir(step)) / CLAIM_FILE
+        if not try_claim(claim):
+            status[step.name] = "claimed"
+            continue
+        try:
+            training = train_step(settings, step, runner)
+            if stage != "train":
+                evaluate_step(settings, step, training, evaluator)
+        finally:
+            claim.unlink(missing_ok=True)
         status[step.name] = "done"
         worked += 1
     return status
+
+
+def try_claim(path: Path) -> bool:
+    """Claim a step for this process, so that several `grid run` workers can
+    share one grid (e.g. one per CPU core). A claim whose process no longer
+    runs (a killed worker) is taken over.
+
+    path (Path): The step's claim file.
+    RETURNS (bool): Whether this process now holds the claim.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                owner = int(path.read_text() or 0)
+            except (OSError, ValueError):
+                owner = 0
+            if owner and owner != os.getpid() and _alive(owner):
+                return False
+            path.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return True
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -148,3 +148,26 @@ def test_settings_from_project_yml():
     assert settings.vectors is None
     with pytest.raises(ValueError, match="Unknown variant"):
         plan_steps(settings, "nope", ["disease"], [0])
+
+
+def test_steps_claimed_by_a_live_worker_are_left_to_it(settings):
+    import os
+    import subprocess
+
+    from spacy_bioner.project.grid import CLAIM_FILE, try_claim
+
+    steps = plan_steps(settings, "vd", ["disease"], [0])
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        claim = settings.path(settings.train_dir(steps[0])) / CLAIM_FILE
+        claim.parent.mkdir(parents=True)
+        claim.write_text(str(other.pid))
+        runner = FakeRunner()
+        status = run_grid(settings, steps, runner=runner, evaluator=fake_evaluator)
+        assert status[steps[0].name] == "claimed" and status[steps[1].name] == "done"
+        assert not (settings.path(settings.train_dir(steps[1])) / CLAIM_FILE).exists()
+    finally:
+        other.kill()
+        other.wait()
+    # A dead worker's claim is taken over.
+    assert try_claim(claim) and claim.read_text() == str(os.getpid())
