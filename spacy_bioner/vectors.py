@@ -5,11 +5,13 @@ saved with `nlp.to_disk`, as `spacy init vectors` makes).
 Text is tokenized with spaCy's English tokenizer, the tokenizer that makes
 the Docs the component sees at inference, so vector keys match its tokens.
 """
+import contextlib
 import gzip
 import io
 import json
+import sys
 from pathlib import Path
-from typing import IO, Iterable, Iterator, List, Optional, Set
+from typing import IO, ContextManager, Iterable, Iterator, List, Optional, Set
 
 import numpy
 import spacy
@@ -19,6 +21,15 @@ from wasabi import msg
 
 from .corpora.conll import parse_conll
 from .corpora.util import atomic_path
+
+
+def _working(text: str) -> ContextManager:
+    """A spinner on a terminal; one plain line in a log file, which a
+    spinner would fill with thousands of frames."""
+    if sys.stdout.isatty():
+        return msg.loading(text)
+    msg.text(text)
+    return contextlib.nullcontext()
 
 # gensim cuts longer "sentences" silently; we cut them ourselves instead.
 MAX_WORDS_PER_LINE = 10000
@@ -117,12 +128,12 @@ def train_word2vec(
     output_dir = Path(output_dir)
     with atomic_path(output_dir, is_dir=True) as tmp:
         token_file = tmp / "tokens.txt"
-        with msg.loading("Tokenizing text..."):
+        with _working("Tokenizing text..."):
             n_tokens = tokenize_to_file(inputs, token_file, lowercase=lowercase)
         msg.good(f"Tokenized {n_tokens} tokens")
         if not n_tokens:
             raise ValueError(f"No text found in {', '.join(map(str, inputs))}")
-        with msg.loading(f"Training word2vec ({epochs} epochs, {workers} workers)..."):
+        with _working(f"Training word2vec ({epochs} epochs, {workers} workers)..."):
             model = Word2Vec(corpus_file=str(token_file), vector_size=size, window=window,
                              min_count=min_count, epochs=epochs, workers=workers, seed=seed, sg=1)
         token_file.unlink()
@@ -189,7 +200,7 @@ def import_word2vec(
     path = Path(path)
     if binary is None:
         binary = _is_binary(path)
-    with msg.loading(f"Loading {path}..."):
+    with _working(f"Loading {path}..."):
         kv = KeyedVectors.load_word2vec_format(str(path), binary=binary)
     keys = list(kv.index_to_key)
     rows = numpy.arange(len(keys))
