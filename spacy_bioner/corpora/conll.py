@@ -12,7 +12,7 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from .util import (
-    ConversionReport, CorpusFormatError, LabelFilter, PathLike, atomic_path, read_text, set_doc_id,
+    ConversionReport, CorpusFormatError, LabelFilter, PathLike, atomic_path, find_files, read_text, set_doc_id,
 )
 
 SCHEMES = ("auto", "iob1", "iob2", "iobes")
@@ -318,15 +318,5 @@ def write_conll(
 
 
 def conll_files(path: PathLike, suffixes: Sequence[str] = (".tsv", ".conll", ".iob")) -> List[Path]:
-    """A file, or the sorted files with a CoNLL suffix in a folder (recursive).
-
-    path (PathLike): File or folder.
-    suffixes (Sequence[str]): Suffixes to collect from folders.
-    RETURNS (List[Path]): The files.
-    """
-    path = Path(path)
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in suffixes)
-    if not path.exists():
-        raise FileNotFoundError(f"No such file or folder: {path}")
-    return [path]
+    """A file, or the sorted files with a CoNLL suffix in a folder (recursive)."""
+    return find_files(path, suffixes)

@@ -10,21 +10,10 @@ from .conll import conll_files, read_conll, write_conll
 from .jsonl import read_jsonl, write_jsonl
 from .labels import load_label_map
 from .pubtator import read_pubtator, write_pubtator
-from .util import ConversionReport, PathLike, atomic_path, sentencize_outside_entities
+from .util import ConversionReport, PathLike, atomic_path, find_files, sentencize_outside_entities
 
 FROM_FORMATS = ("conll", "brat", "pubtator", "jsonl")
 TO_FORMATS = ("spacy", "conll", "brat", "pubtator", "jsonl")
-
-
-def _files(path: Path, suffixes: Iterable[str]) -> List[Path]:
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in suffixes)
-        if not files:
-            raise FileNotFoundError(f"No {'/'.join(suffixes)} files in {path}")
-        return files
-    if not path.exists():
-        raise FileNotFoundError(f"No such file or folder: {path}")
-    return [path]
 
 
 def read_corpus(
@@ -75,7 +64,7 @@ def read_corpus(
     else:
         reader = read_pubtator if from_format == "pubtator" else read_jsonl
         suffixes = (".pubtator", ".txt") if from_format == "pubtator" else (".jsonl",)
-        for file in _files(path, suffixes):
+        for file in find_files(path, suffixes):
             docs.extend(reader(file, nlp.tokenizer, misaligned=misaligned, **options)[0])
     sentencizer = nlp.add_pipe("sentencizer")
     docs = [sentencize_outside_entities(doc, sentencizer) for doc in docs]

@@ -8,7 +8,7 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
+from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
@@ -291,3 +291,22 @@ def atomic_path(output: PathLike, *, is_dir: bool = False) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, output)
+
+
+def find_files(path: PathLike, suffixes: Sequence[str]) -> List[Path]:
+    """A file, or the sorted files with one of `suffixes` under a folder
+    (recursive).
+
+    path (PathLike): File or folder.
+    suffixes (Sequence[str]): Suffixes to collect from folders.
+    RETURNS (List[Path]): The files.
+    """
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in suffixes)
+        if not files:
+            raise FileNotFoundError(f"No {'/'.join(suffixes)} files in {path}")
+        return files
+    if not path.exists():
+        raise FileNotFoundError(f"No such file or folder: {path} (it does not exist)")
+    return [path]

@@ -18,7 +18,7 @@ from spacy.training import Example
 
 from ..corpora.conll import SCHEMES, PER, read_conll
 from ..corpora.labels import load_label_map
-from ..corpora.util import ConversionReport, LabelFilter, get_doc_id, set_doc_id
+from ..corpora.util import ConversionReport, LabelFilter, find_files, get_doc_id, set_doc_id
 
 CONLL_SUFFIXES = (".tsv", ".conll", ".iob")
 
@@ -29,15 +29,11 @@ def corpus_files(path: Path) -> List[Path]:
     path (Path): File or folder.
     RETURNS (List[Path]): The files.
     """
-    if path.is_dir():
-        suffixes = CONLL_SUFFIXES + (".spacy",)
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in suffixes)
-        if not files:
-            raise ValueError(f"No .tsv, .conll, .iob or .spacy files in {path}")
-        return files
-    if not path.exists():
-        raise ValueError(f"Corpus path does not exist: {path}")
-    return [path]
+    try:
+        return find_files(path, CONLL_SUFFIXES + (".spacy",))
+    except FileNotFoundError as err:
+        # spaCy reports bad config values (here `paths.train`) as ValueError.
+        raise ValueError(f"Corpus path does not exist or has no corpus files: {err}") from None
 
 
 def _relabel(doc: Doc, labels: LabelFilter, report: ConversionReport, path: Path) -> Doc:
