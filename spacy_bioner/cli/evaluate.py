@@ -65,6 +65,7 @@ def evaluate_cli(
     component: Optional[str] = typer.Option(None, "--component", help="NER component whose labels are checked against the data"),
     spans_key: Optional[str] = typer.Option(None, "--spans-key", help="Score doc.spans[KEY] instead of doc.ents"),
     retokenize: bool = typer.Option(False, "--retokenize", help="Tokenize the gold text with the pipeline instead of using gold tokens"),
+    labels: Optional[str] = typer.Option(None, "--labels", help="Comma-separated (harmonized) types to score, or '*' for all; default: the types the model predicts and the data annotates"),
     n_html: int = typer.Option(20, "--n-html", help="Docs in the displaCy sample of the report"),
 ) -> None:
     """Score a pipeline's entities on gold data (exact, left and right boundary matching; all three are in the JSON)."""
@@ -82,10 +83,17 @@ def evaluate_cli(
             component=component,
             spans_key=spans_key,
             retokenize=retokenize,
+            labels=[x.strip() for x in labels.split(",") if x.strip()] if labels else None,
             meta={"model": model, "data": str(data)},
         )
     except (ValueError, FileNotFoundError) as err:
         msg.fail(str(err), exits=1)
+    if result.scored_labels is None:
+        msg.info("Scoring every entity type of the model and the data")
+    else:
+        left_out = sorted(set(result.model_labels + result.data_labels) - set(result.scored_labels))
+        note = f" (left out: {', '.join(left_out)}; choose with --labels)" if left_out else ""
+        msg.info(f"Scoring the types {', '.join(result.scored_labels) or '(none)'}{note}")
     rows = [(label, s.precision, s.recall, s.fscore, s.tp + s.fn) for label, s in result.primary.per_type.items()]
     micro = result.primary.micro
     rows.append(("micro", micro.precision, micro.recall, micro.fscore, micro.tp + micro.fn))

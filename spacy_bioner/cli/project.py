@@ -82,6 +82,7 @@ def grid_run_cli(
     stage: str = typer.Option("all", "--stage", help="all | train | evaluate"),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after this many steps did work"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the commands, run nothing"),
+    rescore: bool = typer.Option(False, "--rescore", help="Also re-evaluate steps scored by an older evaluation version (retraining where the model is gone)"),
     project_dir: Path = typer.Option(Path("."), "--project-dir", help="Folder with project.yml"),
     var: List[str] = typer.Option([], "--var", help="Override a project var: NAME=VALUE (repeatable)"),
 ) -> None:
@@ -91,7 +92,7 @@ def grid_run_cli(
     settings = load_settings(project_dir, _var_overrides(var))
     steps = plan_steps(settings, variant, group, parse_seeds(seeds), corpus)
     try:
-        status = run_grid(settings, steps, stage=stage, max_steps=max_steps, dry_run=dry_run)
+        status = run_grid(settings, steps, stage=stage, max_steps=max_steps, dry_run=dry_run, rescore=rescore)
     except StepFailed as err:
         msg.fail(str(err), exits=1)
     counts = {s: sum(1 for v in status.values() if v == s) for s in sorted(set(status.values()))}

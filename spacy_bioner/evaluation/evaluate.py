@@ -40,6 +40,8 @@ class EvalResult:
     examples (List[Example]): The scored examples (not serialized).
     label_map (Optional[Dict[str, str]]): The label map used (not serialized).
     spans_key (Optional[str]): The span group scored instead of `doc.ents`.
+    scored_labels (Optional[List[str]]): The types the scores are restricted
+        to (None: every type on either side).
     """
 
     match: str
@@ -51,6 +53,7 @@ class EvalResult:
     examples: List[Example] = field(default_factory=list, repr=False)
     label_map: Optional[Dict[str, str]] = field(default=None, repr=False)
     spans_key: Optional[str] = None
+    scored_labels: Optional[List[str]] = None
 
     @property
     def primary(self) -> EntityScores:
@@ -84,7 +87,7 @@ class EvalResult:
             "fp": primary["fp"],
             "fn": primary["fn"],
             "n_docs": self.n_docs,
-            "labels": {"model": self.model_labels, "data": self.data_labels},
+            "labels": {"model": self.model_labels, "data": self.data_labels, "scored": self.scored_labels},
             "spans_key": self.spans_key,
             "criteria": {name: scores.to_dict() for name, scores in self.scores.items()},
             "meta": self.meta,
@@ -101,6 +104,7 @@ class EvalResult:
             n_docs=data.get("n_docs", 0),
             meta=dict(data.get("meta", {})),
             spans_key=data.get("spans_key"),
+            scored_labels=data.get("labels", {}).get("scored"),
         )
 
     def to_disk(self, path: PathLike) -> None:
@@ -121,10 +125,14 @@ def get_doc_id(doc: Doc, default: Any = None) -> Any:
 
 
 def _blank_copy(nlp: Language, doc: Doc) -> Doc:
-    """The same tokens and user data without any annotation."""
+    """The same tokens, segments (sentence starts) and document id, without
+    any other annotation: what `spacy train` scores on dev. Dropping the
+    sentence starts would let the pipeline's own splitter re-segment the
+    data and cut mentions that the gold segments keep whole."""
     words = [token.text for token in doc]
     spaces = [bool(token.whitespace_) for token in doc]
-    copy = Doc(nlp.vocab, words=words, spaces=spaces)
+    sent_starts = [bool(t.is_sent_start) for t in doc] if doc.has_annotation("SENT_START") else None
+    copy = Doc(nlp.vocab, words=words, spaces=spaces, sent_starts=sent_starts)
     copy.user_data.update({k: v for k, v in doc.user_data.items() if k == DOC_ID_KEY})
     return copy
 
@@ -252,7 +260,9 @@ def evaluate_pipeline(
     component (Optional[str]): The NER component whose labels are checked
         against the data; default: every component assigning ents/spans.
     spans_key (Optional[str]): Score `doc.spans[spans_key]` instead of `doc.ents`.
-    labels (Optional[Sequence[str]]): Only score these (harmonized) types.
+    labels (Optional[Sequence[str]]): Only score these (harmonized) types;
+        default: those the model predicts and the data annotates
+        (`scored_labels`); `["*"]` for all.
     retokenize (bool): See `load_examples`.
     batch_size (int): Batch size for `nlp.pipe`.
     meta (Optional[Dict[str, Any]]): Stored in the result as is.
@@ -278,8 +288,9 @@ def evaluate_pipeline(
     for eg, doc in zip(examples, docs):
         eg.predicted = doc
     scores = score_examples(examples, CRITERIA, spans_key=spans_key, label_map=label_map)
-    if labels is not None:
-        scores = {name: s.restrict(labels) for name, s in scores.items()}
+    scored = scored_labels(pipe_labels, gold_labels, labels)
+    if scored is not None:
+        scores = {name: s.restrict(scored) for name, s in scores.items()}
     return EvalResult(
         match=match,
         scores=scores,
@@ -290,7 +301,34 @@ def evaluate_pipeline(
         examples=examples,
         label_map=dict(label_map) if label_map is not None else None,
         spans_key=spans_key,
+        scored_labels=scored,
     )
+
+
+def scored_labels(
+    model_types: Sequence[str], data_types: Sequence[str], labels: Optional[Sequence[str]] = None
+) -> Optional[List[str]]:
+    """The entity types an evaluation scores.
+
+    By default the types both the model predicts and the data annotates: a
+    type the model cannot predict would count its gold mentions as misses,
+    and predictions of a type the data does not annotate cannot be judged.
+    The cross-corpus matrix scores each group's type, which is one of these.
+
+    model_types (Sequence[str]): The model's (harmonized) types; empty when
+        the pipeline does not list them.
+    data_types (Sequence[str]): The gold data's (harmonized) types.
+    labels (Optional[Sequence[str]]): Explicit choice; `["*"]` scores every
+        type of both sides.
+    RETURNS (Optional[List[str]]): The types, or None for no restriction.
+    """
+    if labels is not None:
+        return None if list(labels) == ["*"] else sorted(set(labels))
+    if not model_types:
+        return None
+    if not data_types:
+        return sorted(model_types)
+    return sorted(set(model_types) & set(data_types))
 
 
 def _describe(data: DataLike) -> str:

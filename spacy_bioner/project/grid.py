@@ -29,6 +29,17 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 from wasabi import msg
 
 METRICS_SCHEMA = 1
+# The evaluation protocol a metrics file was scored with. Version 1 lost the
+# gold sentence starts, so the pipeline's sentencizer re-split the test data
+# after every "." token (cutting "E . coli"); version 2 scores the data's own
+# segments, as `spacy train` scores dev. Files of an older version are
+# re-scored by `grid run --rescore`, which keeps their figures under
+# "superseded".
+EVAL_VERSION = 2
+EVAL_PROTOCOL = {
+    EVAL_VERSION: "gold segments (sentence starts from the reader), model's own entity types",
+    1: "test data re-segmented by the pipeline's sentencizer (cuts names at '.' tokens)",
+}
 TRAIN_MARKER = "train.json"
 TRAIN_LOG = "train.log"
 CLAIM_FILE = ".claim"
@@ -340,6 +351,7 @@ def evaluate_step(settings: GridSettings, step: Step, training: Dict[str, Any], 
         out_of_corpus[other] = {"match": "right", "label_map": settings.label_map, **scores}
     metrics = {
         "schema": METRICS_SCHEMA,
+        "evaluation": {"version": EVAL_VERSION, "protocol": EVAL_PROTOCOL[EVAL_VERSION]},
         "variant": step.variant,
         "corpus": step.corpus,
         "group": step.group,
@@ -352,7 +364,12 @@ def evaluate_step(settings: GridSettings, step: Step, training: Dict[str, Any], 
         "machine": machine_info(settings.gpu_id),
         "git": git_commit(),
     }
-    write_json_atomic(settings.path(settings.metrics_path(step)), metrics)
+    old_path = settings.path(settings.metrics_path(step))
+    if old_path.exists():
+        # A re-score: the earlier figures stay readable beside the new ones.
+        old = json.loads(old_path.read_text(encoding="utf8"))
+        metrics["superseded"] = old.pop("superseded", []) + [old]
+    write_json_atomic(old_path, metrics)
     msg.good(f"{step.name}: in-corpus F1 {100 * in_corpus['f1']:.2f} -> {settings.metrics_path(step)}")
     return metrics
 
@@ -366,8 +383,10 @@ def run_grid(
     evaluator: Optional[Evaluator] = None,
     max_steps: Optional[int] = None,
     dry_run: bool = False,
+    rescore: bool = False,
 ) -> Dict[str, str]:
-    """Run the steps that have no metrics yet.
+    """Run the steps that have no metrics yet (with `rescore`, also those
+    scored by an older evaluation version).
 
     settings (GridSettings): Resolved settings.
     steps (Sequence[Step]): From plan_steps.
@@ -379,6 +398,9 @@ def run_grid(
     max_steps (Optional[int]): Stop after this many steps did work, so a
         session can advance the grid one step at a time.
     dry_run (bool): Print what would run, run nothing.
+    rescore (bool): Re-evaluate steps whose metrics are of an older
+        evaluation version; a step whose model is gone is trained again
+        with its recorded settings first.
     RETURNS (Dict[str, str]): {step name: "done" | "skipped" | "would run" |
         "not trained" | "claimed" (another live worker is on it)}.
     """
@@ -391,7 +413,9 @@ def run_grid(
     worked = 0
     for step in steps:
         marker = settings.path(settings.train_dir(step)) / TRAIN_MARKER
-        if settings.path(settings.metrics_path(step)).exists() or (stage == "train" and marker.exists()):
+        metrics_path = settings.path(settings.metrics_path(step))
+        done = metrics_path.exists() and not (rescore and eval_version(metrics_path) < EVAL_VERSION)
+        if done or (stage == "train" and marker.exists()):
             status[step.name] = "skipped"
             continue
         if stage == "evaluate" and not marker.exists():
@@ -419,6 +443,13 @@ def run_grid(
         status[step.name] = "done"
         worked += 1
     return status
+
+
+def eval_version(metrics_path: Path) -> int:
+    """The evaluation version a metrics file was scored with (files written
+    before versions were recorded are version 1)."""
+    data = json.loads(metrics_path.read_text(encoding="utf8"))
+    return int(data.get("evaluation", {}).get("version", 1))
 
 
 def try_claim(path: Path) -> bool:

@@ -84,8 +84,12 @@ def test_label_map_makes_labels_comparable(make_ruler, make_doc):
     result = evaluate_pipeline(nlp, docs, label_map=label_map)
     assert result.data_labels == ["Chemical", "Gene"]
     assert result.scores["exact"].per_type["Chemical"].tp == 1
-    only_chem = evaluate_pipeline(nlp, docs, label_map=label_map, labels=["Chemical"])
-    assert only_chem.f == 1.0 and result.f < 1.0  # restricting drops the missed gene
+    # By default only the types both sides know are scored: the model cannot
+    # predict Gene, so the gold gene is not a miss; `labels=["*"]` counts it.
+    assert result.scored_labels == ["Chemical"] and result.f == 1.0
+    everything = evaluate_pipeline(nlp, docs, label_map=label_map, labels=["*"])
+    assert everything.scored_labels is None and everything.f < 1.0
+    assert everything.scores["exact"].per_type["Gene"].fn == 1
 
 
 def test_model_labels_of_a_component(make_ruler):
@@ -122,8 +126,11 @@ def test_scoring_one_head_of_a_multi_head_component(gold_docs):
     assert result.model_labels == ["Disease"]
     # Gold comes from doc.ents (the docs have no such group); "cancer" right-matches.
     assert result.scores["right"].per_type["Disease"].tp == 2
-    assert "Chemical" in result.scores["right"].per_type  # the gold chemical, missed by this head
-    assert result.scores["right"].per_type["Chemical"].fn == 1
+    # The head predicts only Disease, so only Disease is scored by default;
+    # with every type, the gold chemical is a miss of this head.
+    assert result.scored_labels == ["Disease"] and "Chemical" not in result.scores["right"].per_type
+    everything = evaluate_pipeline(nlp, gold_docs[:2], spans_key="two_heads_dis", match="right", labels=["*"])
+    assert everything.scores["right"].per_type["Chemical"].fn == 1
 
 
 def test_unknown_match_is_an_error(make_ruler, gold_docs):

@@ -171,3 +171,27 @@ def test_steps_claimed_by_a_live_worker_are_left_to_it(settings):
         other.wait()
     # A dead worker's claim is taken over.
     assert try_claim(claim) and claim.read_text() == str(os.getpid())
+
+
+def test_rescore_reevaluates_old_evaluation_versions_and_keeps_their_figures(settings):
+    from spacy_bioner.project.grid import EVAL_VERSION, eval_version
+
+    steps = plan_steps(settings, "vd", ["species"], [0])
+    path = settings.project_dir / "results/vd/S1/seed0.json"
+    path.parent.mkdir(parents=True)
+    old = {"schema": 1, "variant": "vd", "corpus": "S1", "seed": 0, "in_corpus": {"f1": 0.55}, "training": {"epochs": 9}}
+    path.write_text(json.dumps(old))  # written before versions were recorded: version 1
+    assert eval_version(path) == 1 < EVAL_VERSION
+    # Without --rescore the old file counts as done (S2 has none and runs).
+    status = run_grid(settings, steps, runner=FakeRunner(), evaluator=fake_evaluator)
+    assert status == {"vd/S1/seed0": "skipped", "vd/S2/seed0": "done"} and json.loads(path.read_text()) == old
+    # With it, the step is scored again (trained first: its model is gone).
+    runner = FakeRunner()
+    status = run_grid(settings, steps, runner=runner, evaluator=fake_evaluator, rescore=True)
+    assert status == {"vd/S1/seed0": "done", "vd/S2/seed0": "skipped"} and len(runner.calls) == 1
+    new = json.loads(path.read_text())
+    assert new["evaluation"]["version"] == EVAL_VERSION and new["in_corpus"]["f1"] == 0.9
+    assert new["superseded"] == [old]
+    # Up to date now: a second rescore does nothing.
+    status = run_grid(settings, steps, runner=FakeRunner(), evaluator=fake_evaluator, rescore=True)
+    assert set(status.values()) == {"skipped"}
