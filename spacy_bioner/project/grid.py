@@ -13,6 +13,7 @@ Variants (config overrides) and groups (corpus lists) are read from the
 definition.
 """
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -352,6 +353,7 @@ def evaluate_step(settings: GridSettings, step: Step, training: Dict[str, Any], 
     metrics = {
         "schema": METRICS_SCHEMA,
         "evaluation": {"version": EVAL_VERSION, "protocol": EVAL_PROTOCOL[EVAL_VERSION]},
+        "recipe": recipe(settings, step),
         "variant": step.variant,
         "corpus": step.corpus,
         "group": step.group,
@@ -443,6 +445,17 @@ def run_grid(
         status[step.name] = "done"
         worked += 1
     return status
+
+
+def recipe(settings: GridSettings, step: Step) -> Dict[str, Any]:
+    """What a step was trained with: the config file's hash and the
+    overrides, so that results of different recipes are never pooled."""
+    config_text = settings.path(settings.config).read_bytes() if settings.path(settings.config).exists() else b""
+    overrides = settings.training_overrides + settings.variants[step.variant]
+    if settings.vectors is not None:
+        overrides = ["--paths.vectors", str(settings.vectors)] + overrides
+    digest = hashlib.sha256(config_text + "\0".join(overrides).encode("utf8")).hexdigest()
+    return {"config": str(settings.config), "overrides": overrides, "hash": digest[:12]}
 
 
 def eval_version(metrics_path: Path) -> int:

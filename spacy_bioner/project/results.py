@@ -14,7 +14,9 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+from .grid import EVAL_PROTOCOL, EVAL_VERSION as CURRENT_EVAL_VERSION
 
 NOT_MEASURED = "not yet measured"
 
@@ -64,6 +66,7 @@ class Cell:
     """The F1 values (percent) of one table cell, one per seed."""
 
     values: List[float]
+    version: int = CURRENT_EVAL_VERSION
 
     @property
     def n(self) -> int:
@@ -81,9 +84,11 @@ class Cell:
     def format(self) -> str:
         if not self.values:
             return NOT_MEASURED
+        # Figures of an older evaluation protocol say so in the cell.
+        tag = f", eval v{self.version}" if self.version != CURRENT_EVAL_VERSION else ""
         if self.sd is None:
-            return f"{self.mean:.2f} (n=1)"
-        return f"{self.mean:.2f} ± {self.sd:.2f} (n={self.n})"
+            return f"{self.mean:.2f} (n=1{tag})"
+        return f"{self.mean:.2f} ± {self.sd:.2f} (n={self.n}{tag})"
 
 
 def load_metrics(results_dir: Path) -> List[Dict[str, Any]]:
@@ -91,24 +96,62 @@ def load_metrics(results_dir: Path) -> List[Dict[str, Any]]:
     return [json.loads(p.read_text(encoding="utf8")) for p in sorted(results_dir.glob("*/*/seed*.json"))]
 
 
-def collect(metrics: Iterable[Dict[str, Any]]) -> Tuple[Dict[Tuple[str, str], Cell], Dict[Tuple[str, str, str], Cell]]:
-    """Group F1 values into cells.
+def eval_version(m: Dict[str, Any]) -> int:
+    """The evaluation version of a metrics record (1 before it was recorded)."""
+    return int(m.get("evaluation", {}).get("version", 1))
+
+
+def _records(metrics: Iterable[Dict[str, Any]]) -> Iterator[Dict[str, Any]]:
+    # Every evaluation a metrics file holds: its own and those it superseded.
+    for m in metrics:
+        yield m
+        for old in m.get("superseded", []):
+            yield {**old, "variant": m["variant"], "corpus": m["corpus"]}
+
+
+def collect(
+    metrics: Iterable[Dict[str, Any]], version: Optional[int] = None
+) -> Tuple[Dict[Tuple[str, str], Cell], Dict[Tuple[str, str, str], Cell]]:
+    """Group F1 values into cells, never mixing evaluation versions in a cell:
+    each cell holds the newest version measured for it (or `version`).
 
     RETURNS: ({(variant, corpus): Cell} in-corpus,
               {(variant, train corpus, test corpus): Cell} out-of-corpus).
     """
-    inc: Dict[Tuple[str, str], Cell] = defaultdict(lambda: Cell([]))
-    ooc: Dict[Tuple[str, str, str], Cell] = defaultdict(lambda: Cell([]))
-    for m in metrics:
-        inc[(m["variant"], m["corpus"])].values.append(100 * m["in_corpus"]["f1"])
+    by_version: Dict[Tuple[Any, ...], Dict[int, Cell]] = defaultdict(lambda: defaultdict(lambda: Cell([])))
+    for m in _records(metrics):
+        v = eval_version(m)
+        cell = by_version[("in", m["variant"], m["corpus"])][v]
+        cell.values.append(100 * m["in_corpus"]["f1"])
+        cell.version = v
         for test, scores in m.get("out_of_corpus", {}).items():
-            ooc[(m["variant"], m["corpus"], test)].values.append(100 * scores["f1"])
-    return dict(inc), dict(ooc)
+            cell = by_version[("out", m["variant"], m["corpus"], test)][v]
+            cell.values.append(100 * scores["f1"])
+            cell.version = v
+    inc: Dict[Tuple[str, str], Cell] = {}
+    ooc: Dict[Tuple[str, str, str], Cell] = {}
+    for key, cells in by_version.items():
+        chosen = version if version is not None else max(cells)
+        if chosen not in cells:
+            continue
+        if key[0] == "in":
+            inc[key[1:]] = cells[chosen]
+        else:
+            ooc[key[1:]] = cells[chosen]
+    return inc, ooc
+
+
+def superseded_versions(metrics: Iterable[Dict[str, Any]]) -> List[int]:
+    """Evaluation versions older than the newest one found."""
+    versions = sorted({eval_version(m) for m in _records(metrics)})
+    return versions[:-1]
 
 
 def _delta(a: Cell, b: Cell) -> str:
     if not a.values or not b.values:
         return NOT_MEASURED
+    if a.version != b.version:
+        return "different evaluations"
     return f"{b.mean - a.mean:+.2f}"
 
 
@@ -119,7 +162,7 @@ def mean_gain(ooc: Dict[Tuple[str, str, str], Cell], pairs: Sequence[Tuple[str, 
     empty = Cell([])
     for train, test in pairs:
         a, b = ooc.get((base, train, test), empty), ooc.get((variant, train, test), empty)
-        if a.values and b.values:
+        if a.values and b.values and a.version == b.version:
             gains.append(b.mean - a.mean)
     return (statistics.fmean(gains) if gains else None), len(gains)
 
@@ -143,8 +186,6 @@ def render_results(
     RETURNS (str): The Markdown text.
     """
     inc, ooc = collect(metrics)
-    base = variants[0]
-    labels = [VARIANT_LABELS.get(v, v) for v in variants]
     today = today or datetime.date.today().isoformat()
     out: List[str] = [
         "# Results",
@@ -156,43 +197,17 @@ def render_results(
         f"Cells marked \"{NOT_MEASURED}\" have no metrics file yet. Figures labelled *paper* are "
         "Giorgi & Bader's (2019), quoted for comparison, not measured here.",
         "",
-        "## In-corpus (exact match, official test split)",
+        "Evaluation versions: "
+        + "; ".join(f"v{v}: {text}" for v, text in sorted(EVAL_PROTOCOL.items(), reverse=True))
+        + f". Cells scored with an older version than v{CURRENT_EVAL_VERSION} say so; a cell never mixes versions.",
         "",
-        "| group | corpus | paper BL (5-fold CV) | " + " | ".join(f"{lab} (ours)" for lab in labels)
-        + "".join(f" | {lab} − {labels[0]}" for lab in labels[1:]) + " |",
-        "|---|---|---|" + "---|" * len(labels) + "---|" * (len(labels) - 1),
     ]
-    empty = Cell([])
-    for group, corpora in groups.items():
-        for corpus in corpora:
-            paper = PAPER_IN_CORPUS_BL.get(corpus)
-            cells = [inc.get((v, corpus), empty) for v in variants]
-            row = [group, corpus, f"{paper:.2f}" if paper is not None else "not reported"]
-            row += [c.format() for c in cells]
-            row += [_delta(cells[0], c) for c in cells[1:]]
-            out.append("| " + " | ".join(row) + " |")
-    out += [
-        "",
-        "## Out-of-corpus (train on one corpus, test on another of the same type; right-boundary match, harmonized types)",
-        "",
-        "| group | train → test | " + " | ".join(f"{lab} (ours)" for lab in labels)
-        + "".join(f" | {lab} − {labels[0]}" for lab in labels[1:]) + " |",
-        "|---|---|" + "---|" * len(labels) + "---|" * (len(labels) - 1),
-    ]
-    pairs = [(a, b) for corpora in groups.values() for a in corpora for b in corpora if a != b]
-    group_of = {c: g for g, corpora in groups.items() for c in corpora}
-    for train, test in pairs:
-        cells = [ooc.get((v, train, test), empty) for v in variants]
-        row = [group_of[train], f"{train} → {test}"] + [c.format() for c in cells]
-        row += [_delta(cells[0], c) for c in cells[1:]]
-        out.append("| " + " | ".join(row) + " |")
-    out += ["", "### Mean out-of-corpus gain over the baseline", "",
-            "| method | ours (mean over measured pairs) | paper |", "|---|---|---|"]
-    for v, lab in zip(variants[1:], labels[1:]):
-        gain, n = mean_gain(ooc, pairs, base, v)
-        ours = f"{gain:+.2f} ({n} of {len(pairs)} pairs)" if gain is not None else NOT_MEASURED
-        paper = PAPER_OUT_OF_CORPUS_GAIN.get(v)
-        out.append(f"| {lab} | {ours} | {f'{paper:+.2f}' if paper is not None else 'not reported'} |")
+    out += _tables(inc, ooc, groups, variants)
+    for version in superseded_versions(metrics):
+        old_inc, old_ooc = collect(metrics, version=version)
+        out += ["", f"## Superseded: figures of evaluation v{version}", "",
+                f"Kept for comparison; v{version}: {EVAL_PROTOCOL.get(version, 'unknown')}.", ""]
+        out += _tables(old_inc, old_ooc, groups, variants, level="###")
     out += ["", "## How these numbers were produced", ""]
     if commands:
         out += ["```bash", *commands, "```", ""]
@@ -235,6 +250,57 @@ def render_results(
     if not metrics:
         out.append(f"| {NOT_MEASURED} | | | | | | | |")
     return "\n".join(out) + "\n"
+
+
+def _tables(
+    inc: Dict[Tuple[str, str], Cell],
+    ooc: Dict[Tuple[str, str, str], Cell],
+    groups: Dict[str, List[str]],
+    variants: Sequence[str],
+    level: str = "##",
+) -> List[str]:
+    """The in-corpus, out-of-corpus and mean-gain tables of one set of cells."""
+    base = variants[0]
+    labels = [VARIANT_LABELS.get(v, v) for v in variants]
+    out: List[str] = [
+        f"{level} In-corpus (exact match, official test split)",
+        "",
+        "| group | corpus | paper BL (5-fold CV) | " + " | ".join(f"{lab} (ours)" for lab in labels)
+        + "".join(f" | {lab} − {labels[0]}" for lab in labels[1:]) + " |",
+        "|---|---|---|" + "---|" * len(labels) + "---|" * (len(labels) - 1),
+    ]
+    empty = Cell([])
+    for group, corpora in groups.items():
+        for corpus in corpora:
+            paper = PAPER_IN_CORPUS_BL.get(corpus)
+            cells = [inc.get((v, corpus), empty) for v in variants]
+            row = [group, corpus, f"{paper:.2f}" if paper is not None else "not reported"]
+            row += [c.format() for c in cells]
+            row += [_delta(cells[0], c) for c in cells[1:]]
+            out.append("| " + " | ".join(row) + " |")
+    out += [
+        "",
+        f"{level} Out-of-corpus (train on one corpus, test on another of the same type; right-boundary match, harmonized types)",
+        "",
+        "| group | train → test | " + " | ".join(f"{lab} (ours)" for lab in labels)
+        + "".join(f" | {lab} − {labels[0]}" for lab in labels[1:]) + " |",
+        "|---|---|" + "---|" * len(labels) + "---|" * (len(labels) - 1),
+    ]
+    pairs = [(a, b) for corpora in groups.values() for a in corpora for b in corpora if a != b]
+    group_of = {c: g for g, corpora in groups.items() for c in corpora}
+    for train, test in pairs:
+        cells = [ooc.get((v, train, test), empty) for v in variants]
+        row = [group_of[train], f"{train} → {test}"] + [c.format() for c in cells]
+        row += [_delta(cells[0], c) for c in cells[1:]]
+        out.append("| " + " | ".join(row) + " |")
+    out += ["", f"{level}# Mean out-of-corpus gain over the baseline", "",
+            "| method | ours (mean over measured pairs) | paper |", "|---|---|---|"]
+    for v, lab in zip(variants[1:], labels[1:]):
+        gain, n = mean_gain(ooc, pairs, base, v)
+        ours = f"{gain:+.2f} ({n} of {len(pairs)} pairs)" if gain is not None else NOT_MEASURED
+        paper = PAPER_OUT_OF_CORPUS_GAIN.get(v)
+        out.append(f"| {lab} | {ours} | {f'{paper:+.2f}' if paper is not None else 'not reported'} |")
+    return out
 
 
 def _machine(m: Dict[str, Any]) -> str:

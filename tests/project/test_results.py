@@ -8,11 +8,13 @@ from spacy_bioner.project.results import NOT_MEASURED, Cell, load_metrics, mean_
 GROUPS = {"disease": ["NCBI-disease", "BC5CDR-disease"], "species": ["Linnaeus"]}
 
 
-def write_metrics(root: Path, variant: str, corpus: str, seed: int, f1: float, ooc=None) -> None:
+def write_metrics(root: Path, variant: str, corpus: str, seed: int, f1: float, ooc=None, version=2, superseded=()) -> None:
     path = root / variant / corpus / f"seed{seed}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({
         "variant": variant, "corpus": corpus, "seed": seed,
+        **({"evaluation": {"version": version}} if version > 1 else {}),
+        "superseded": list(superseded),
         "in_corpus": {"precision": f1, "recall": f1, "f1": f1, "match": "exact"},
         "out_of_corpus": {k: {"precision": v, "recall": v, "f1": v, "match": "right"} for k, v in (ooc or {}).items()},
         "training": {"command": f"python -m spacy train configs/bilstm_crf.cfg --training.seed {seed}",
@@ -78,3 +80,21 @@ def test_matrix_and_gain(tmp_path):
     assert "| NCBI-disease | 80.00 (n=1) | 60.00 (n=1) |" in table
     assert f"| BC5CDR-disease | {NOT_MEASURED} | {NOT_MEASURED} |" in table
     assert mean_gain({}, [("a", "b")], "baseline", "vd") == (None, 0)
+
+
+def test_evaluation_versions_are_never_mixed(tmp_path):
+    """Seed 0 re-scored with v2 (its v1 figures kept as superseded), seeds 1
+    and 2 still v1: the main table shows v2 alone, the v1 figures of all
+    three seeds are in their own section, and VD - BL across versions is
+    not computed."""
+    old = {"in_corpus": {"precision": 0.5, "recall": 0.5, "f1": 0.5}, "out_of_corpus": {}}
+    write_metrics(tmp_path, "baseline", "Linnaeus", 0, 0.70, superseded=[old])
+    write_metrics(tmp_path, "baseline", "Linnaeus", 1, 0.52, version=1)
+    write_metrics(tmp_path, "baseline", "Linnaeus", 2, 0.54, version=1)
+    write_metrics(tmp_path, "vd", "Linnaeus", 0, 0.51, version=1)
+    text = write_results(tmp_path, tmp_path / "r.md", groups=GROUPS, today="2025-01-03").read_text()
+    main, _, superseded = text.partition("## Superseded: figures of evaluation v1")
+    row = next(line for line in main.splitlines() if line.startswith("| species | Linnaeus |"))
+    assert "70.00 (n=1)" in row and "51.00 (n=1, eval v1)" in row and "different evaluations" in row
+    old_row = next(line for line in superseded.splitlines() if line.startswith("| species | Linnaeus |"))
+    assert "52.00 ± 2.00 (n=3, eval v1)" in old_row and "-1.00" in old_row
