@@ -153,3 +153,25 @@ def make_bio_sentencizer(
         extra_abbreviations=extra_abbreviations,
         overwrite=overwrite,
     )
+
+
+def replace_plain_sentencizer(nlp: Language) -> List[str]:
+    """Swap spaCy's plain `sentencizer` for `bio_sentencizer` in a pipeline.
+
+    Pipelines trained before `bio_sentencizer` existed split raw text after
+    every "." token and so cut "E. coli"-style names; bulk annotation calls
+    this so that they read raw text as new pipelines do. Sentence starts set
+    on the input docs are kept as before (`overwrite` is carried over).
+
+    nlp (Language): The pipeline, changed in place.
+    RETURNS (List[str]): The names of the components replaced.
+    """
+    replaced = []
+    for name in list(nlp.pipe_names):
+        if nlp.get_pipe_meta(name).factory != "sentencizer":
+            continue
+        old = nlp.get_pipe(name)
+        config = {"overwrite": bool(getattr(old, "overwrite", False))}
+        nlp.replace_pipe(name, "bio_sentencizer", config=config)
+        replaced.append(name)
+    return replaced

@@ -159,3 +159,16 @@ def test_mixed_type_corpus_scores_model_types_by_default(trained_nlp):
     everything = evaluate_pipeline(trained_nlp, [doc], labels=["*"])
     assert everything.scored_labels is None
     assert everything.primary.micro.fn == 1
+
+
+def test_replace_plain_sentencizer_keeps_names_whole():
+    from spacy_bioner.pipeline.sentences import replace_plain_sentencizer
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer", config={"overwrite": False})
+    text = "Growth of E . coli was slow . Cells died ."
+    assert [s.text for s in nlp(text).sents][0] == "Growth of E ."  # cut inside the name
+    assert replace_plain_sentencizer(nlp) == ["sentencizer"]
+    assert nlp.get_pipe_meta("sentencizer").factory == "bio_sentencizer"
+    assert [s.text for s in nlp(text).sents] == ["Growth of E . coli was slow .", "Cells died ."]
+    assert replace_plain_sentencizer(nlp) == []
