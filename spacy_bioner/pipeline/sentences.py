@@ -47,7 +47,8 @@ def split_sentences(
 ) -> List[bool]:
     """Decide where sentences start.
 
-    A sentence ends after a run of sentence-final punctuation (plus closing
+    A sentence ends after a line break (titles and headings have no full
+    stop) and after a run of sentence-final punctuation (plus closing
     brackets or quotes), unless the punctuation is a "." that closes an
     abbreviation or a single-letter initial, or the next token cannot start a
     sentence: a lowercase word (sentences in this domain almost never start
@@ -67,6 +68,12 @@ def split_sentences(
     n = len(doc)
     while i < n:
         token = doc[i]
+        if token.is_space and "\n" in token.text:
+            # A line break ends a title or a heading, which has no full stop.
+            if i + 1 < n and not doc[i + 1].text[:1].islower():
+                starts[i + 1] = True
+            i += 1
+            continue
         if token.text not in punct_chars:
             i += 1
             continue

@@ -51,6 +51,11 @@ def test_sentences_still_split(splitter):
     ]
 
 
+def test_line_breaks_end_titles(splitter):
+    text = "Ulcerative colitis in mice\nTreatment with aspirin helped.\nthe end"
+    assert sentences(splitter, text) == ["Ulcerative colitis in mice\n", "Treatment with aspirin helped.\nthe end"]
+
+
 def test_overwrite_false_keeps_given_segments(splitter):
     doc = Doc(splitter.vocab, words=["A", ".", "B", "C", ".", "D"], sent_starts=[True, False, False, True, False, False])
     assert [s.text for s in splitter(doc).sents] == ["A . B", "C . D"]
