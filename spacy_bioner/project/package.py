@@ -15,12 +15,16 @@ so that `nlp.meta` and `spacy info` show them.
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import srsly
 
 from ..evaluation.evaluate import EvalResult
+
+# What setup.cfg needs besides the package itself to build the wheel.
+PROJECT_FILES = ("setup.cfg", "pyproject.toml", "README.md", "LICENSE")
 
 
 def corpus_sources(project_file: Path, corpus: str) -> List[Dict[str, str]]:
@@ -147,10 +151,20 @@ def build_wheels(
         raise RuntimeError(f"spacy package wrote no wheel under {build_dir}")
     model_wheel = output / model_wheels[-1].name
     shutil.copy(model_wheels[-1], model_wheel)
-    # Without build isolation: the dev environment has setuptools and wheel,
-    # and the step then works offline.
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-          "-w", str(output), str(project_dir)])
+    with tempfile.TemporaryDirectory() as tmp:
+        # A clean copy of the sources: setuptools reuses a checkout's build/
+        # folder, where files deleted since the last build would linger and
+        # end up in the wheel.
+        src = Path(tmp) / "src"
+        shutil.copytree(project_dir / "spacy_bioner", src / "spacy_bioner",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        for name in PROJECT_FILES:
+            if (project_dir / name).exists():
+                shutil.copy(project_dir / name, src / name)
+        # Without build isolation: the dev environment has setuptools and
+        # wheel, and the step then works offline.
+        _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+              "-w", str(output), str(src)])
     project_wheels = sorted(output.glob("spacy_bioner-*.whl"))
     if not project_wheels:
         raise RuntimeError(f"pip wheel wrote no spacy_bioner wheel into {output}")

@@ -106,6 +106,10 @@ def test_package_step_wheels_install_with_the_readme_command(tmp_path):
     with zipfile.ZipFile(out / "wheels" / wheels[0]) as zf:
         metadata = zf.read(f"en_{NAME}-{VERSION}.dist-info/METADATA").decode()
     assert "Requires-Dist: spacy-bioner" in metadata, metadata
+    with zipfile.ZipFile(out / "wheels" / wheels[1]) as zf:
+        packaged = {name for name in zf.namelist() if name.endswith(".py")}
+    # Exactly the package's current sources: nothing stale from an old build/.
+    assert packaged == {p.relative_to(ROOT).as_posix() for p in (ROOT / "spacy_bioner").rglob("*.py")}
 
     readme = (ROOT / "README.md").read_text()
     command = next(line for line in readme.splitlines() if "pip install --find-links" in line)
