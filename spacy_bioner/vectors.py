@@ -6,12 +6,10 @@ Text is tokenized with spaCy's English tokenizer, the tokenizer that makes
 the Docs the component sees at inference, so vector keys match its tokens.
 """
 import contextlib
-import gzip
-import io
 import json
 import sys
 from pathlib import Path
-from typing import IO, ContextManager, Iterable, Iterator, List, Optional, Set
+from typing import ContextManager, Iterable, Iterator, List, Optional, Set
 
 import numpy
 import spacy
@@ -21,6 +19,7 @@ from wasabi import msg
 
 from .corpora.conll import parse_conll
 from .corpora.util import atomic_path
+from .util import open_file
 
 
 def _working(text: str) -> ContextManager:
@@ -35,11 +34,6 @@ def _working(text: str) -> ContextManager:
 MAX_WORDS_PER_LINE = 10000
 
 
-def _open_text(path: Path) -> IO[str]:
-    raw = gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
-    return io.TextIOWrapper(raw, encoding="utf-8")
-
-
 def iter_texts(path: Path) -> Iterator[str]:
     """The texts of a file: the "text" field of each line of a .jsonl(.gz)
     file, else each non-empty line of a plain text file (gzip allowed).
@@ -48,7 +42,7 @@ def iter_texts(path: Path) -> Iterator[str]:
     YIELDS (str): Texts.
     """
     is_jsonl = ".jsonl" in path.suffixes or ".json" in path.suffixes
-    with _open_text(path) as f:
+    with open_file(path) as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -168,8 +162,7 @@ def corpus_words(paths: Iterable[Path]) -> Set[str]:
 def _is_binary(path: Path) -> bool:
     # Text word2vec files start with an ASCII header line "<rows> <dims>" and
     # continue in text; binary ones have raw floats right after the first word.
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
+    with open_file(path, "rb") as f:
         f.readline()
         chunk = f.read(4096)
     try:

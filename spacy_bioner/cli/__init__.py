@@ -1,9 +1,37 @@
 """The `spacy-bioner` command line: a typer app whose commands are thin
 wrappers over plain, tested functions elsewhere in the package."""
+from typing import NoReturn, Optional, Union
+
 import typer
+from wasabi import msg
 
 app = typer.Typer(name="spacy-bioner", no_args_is_help=True, add_completion=False,
                   help="Biomedical NER for spaCy: convert, vectors, evaluate, annotate.")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from ..about import __version__
+
+        typer.echo(f"spacy-bioner {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Optional[bool] = typer.Option(None, "--version", callback=_print_version, is_eager=True,
+                                           help="Print the version and exit."),
+) -> None:
+    # The callback also keeps every command a subcommand (`spacy-bioner evaluate ...`).
+    pass
+
+
+def fail(problem: Union[str, BaseException]) -> NoReturn:
+    """The one failure path of every command: a one-line `✘ problem` (the
+    first line of a longer message; name the file or field in it), exit 1."""
+    text = str(problem).strip() or type(problem).__name__
+    msg.fail(text.splitlines()[0], exits=1)
+    raise SystemExit(1)  # not reached: msg.fail exits; this tells type checkers
 
 
 def main() -> None:

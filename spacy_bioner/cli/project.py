@@ -2,13 +2,14 @@
 
 Thin wrappers over spacy_bioner.project.{assets,grid,cv,results}.
 """
+from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 from wasabi import msg
 
-from . import app
+from . import app, fail
 
 assets_app = typer.Typer(help="Fetch and verify corpus files from a local mirror.", no_args_is_help=True)
 grid_app = typer.Typer(help="The resumable experiment grid (variant × corpus × seed).", no_args_is_help=True)
@@ -18,13 +19,23 @@ app.add_typer(grid_app, name="grid")
 app.add_typer(cv_app, name="cv")
 
 
-def _var_overrides(var: List[str]) -> dict:
-    """`--var NAME=VALUE` options as weasel-style overrides."""
-    overrides = {}
-    for item in var:
-        name, _, value = item.partition("=")
-        overrides[f"vars.{name}"] = value
-    return overrides
+class Stage(str, Enum):
+    """What `grid run` does for each step."""
+
+    all = "all"
+    train = "train"
+    evaluate = "evaluate"
+
+
+def _settings(project_dir: Path, var: List[str] = []):  # noqa: B006 (never mutated)
+    from ..project.grid import load_settings, var_overrides
+
+    if not (project_dir / "project.yml").is_file():
+        fail(f"{project_dir / 'project.yml'}: not found (--project-dir)")
+    try:
+        return load_settings(project_dir, var_overrides(var))
+    except (ValueError, KeyError) as err:
+        fail(f"{project_dir / 'project.yml'}: {err}")
 
 
 @assets_app.callback()
@@ -51,7 +62,7 @@ def assets_fetch_cli(
     except AssetError as err:
         for path, reason in err.failures:
             msg.fail(f"{path}: {reason}")
-        msg.fail(f"{len(err.failures)} asset(s) failed verification; nothing bad was left in {dest}", exits=1)
+        fail(f"{len(err.failures)} asset(s) failed verification; nothing bad was left in {dest}")
     copied = sum(1 for v in done.values() if v == "copied")
     msg.good(f"{len(done)} file(s) verified in {dest} ({copied} copied, {len(done) - copied} already there)")
 
@@ -69,7 +80,7 @@ def assets_verify_cli(
     for path, problem in problems:
         msg.fail(f"{path}: {problem}")
     if problems:
-        raise typer.Exit(1)
+        fail(f"{len(problems)} asset(s) under {dest} failed verification")
     msg.good(f"All assets under {dest} verified")
 
 
@@ -79,7 +90,7 @@ def grid_run_cli(
     group: List[str] = typer.Option(..., "--group", help="A key of vars.groups (disease, species); repeatable"),
     seeds: List[str] = typer.Option(["0 1 2"], "--seeds", help="Seeds: '0 1 2', 0,1,2 or repeated"),
     corpus: List[str] = typer.Option([], "--corpus", help="Only these corpora of the group (repeatable)"),
-    stage: str = typer.Option("all", "--stage", help="all | train | evaluate"),
+    stage: Stage = typer.Option(Stage.all, "--stage", help="Train and evaluate, train only, or evaluate trained steps only"),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after this many steps did work"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the commands, run nothing"),
     rescore: bool = typer.Option(False, "--rescore", help="Also re-evaluate steps scored by an older evaluation version (retraining where the model is gone)"),
@@ -87,14 +98,15 @@ def grid_run_cli(
     var: List[str] = typer.Option([], "--var", help="Override a project var: NAME=VALUE (repeatable)"),
 ) -> None:
     """Run the grid steps that have no metrics file yet (resumable)."""
-    from ..project.grid import StepFailed, load_settings, parse_seeds, plan_steps, run_grid
+    from ..project.grid import StepFailed, parse_seeds, plan_steps, run_grid
 
-    settings = load_settings(project_dir, _var_overrides(var))
-    steps = plan_steps(settings, variant, group, parse_seeds(seeds), corpus)
+    settings = _settings(project_dir, var)
     try:
-        status = run_grid(settings, steps, stage=stage, max_steps=max_steps, dry_run=dry_run, rescore=rescore)
-    except StepFailed as err:
-        msg.fail(str(err), exits=1)
+        steps = plan_steps(settings, variant, group, parse_seeds(seeds), corpus)
+        msg.info(f"{variant} {'/'.join(group)}: {len(steps)} step(s), stage {stage.value}")
+        status = run_grid(settings, steps, stage=stage.value, max_steps=max_steps, dry_run=dry_run, rescore=rescore)
+    except (StepFailed, ValueError) as err:
+        fail(err)
     counts = {s: sum(1 for v in status.values() if v == s) for s in sorted(set(status.values()))}
     msg.info(f"{variant} {'/'.join(group)}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
 
@@ -106,20 +118,14 @@ def grid_status_cli(
     project_dir: Path = typer.Option(Path("."), "--project-dir", help="Folder with project.yml"),
 ) -> None:
     """Show which steps have metrics, which are trained, which are pending."""
-    from ..project.grid import TRAIN_MARKER, load_settings, parse_seeds, plan_steps
+    from ..project.grid import grid_status, parse_seeds
 
-    settings = load_settings(project_dir)
-    rows = []
-    for v in variant or list(settings.variants):
-        for step in plan_steps(settings, v, list(settings.groups), parse_seeds(seeds)):
-            if settings.path(settings.metrics_path(step)).exists():
-                state = "done"
-            elif (settings.path(settings.train_dir(step)) / TRAIN_MARKER).exists():
-                state = "trained, not evaluated"
-            else:
-                state = "pending"
-            rows.append((step.variant, step.group, step.corpus, step.seed, state))
-    msg.table(rows, header=("variant", "group", "corpus", "seed", "state"), divider=True)
+    try:
+        rows = grid_status(_settings(project_dir), variant, parse_seeds(seeds))
+    except ValueError as err:
+        fail(err)
+    header = ("variant", "group", "corpus", "seed", "state")
+    msg.table([tuple(row[k] for k in header) for row in rows], header=header, divider=True)
 
 
 @grid_app.command("matrix")
@@ -128,10 +134,9 @@ def grid_matrix_cli(
     project_dir: Path = typer.Option(Path("."), "--project-dir", help="Folder with project.yml"),
 ) -> None:
     """Print the in-corpus / out-of-corpus F1 matrix of each variant and group."""
-    from ..project.grid import load_settings
     from ..project.results import load_metrics, render_matrix
 
-    settings = load_settings(project_dir)
+    settings = _settings(project_dir)
     metrics = load_metrics(settings.path(settings.results_dir))
     for v in variant or list(settings.variants):
         for group, corpora in settings.groups.items():
@@ -153,18 +158,16 @@ def cv_run_cli(
 ) -> None:
     """Train and score each fold that has no metrics file yet, then print the
     mean and standard deviation of in-corpus (exact) F1."""
-    from ..project.cv import cv_settings, cv_steps, summarize, write_folds
-    from ..project.grid import StepFailed, load_settings, parse_seeds, run_grid
+    from ..project.cv import cv_steps, prepare_cv, summarize
+    from ..project.grid import StepFailed, parse_seeds, run_grid
 
-    settings = load_settings(project_dir, _var_overrides(var))
-    folds_dir = Path("corpus") / "cv"
-    names = write_folds(settings.path(settings.corpora_dir) / corpus, settings.path(folds_dir), k=k, seed=fold_seed)
-    settings = cv_settings(settings, folds_dir, corpus, names)
     parsed = parse_seeds(seeds)
     try:
+        settings, names = prepare_cv(_settings(project_dir, var), corpus, k=k, seed=fold_seed)
+        msg.info(f"{variant} {corpus}: {k} folds written to {settings.corpora_dir}")
         run_grid(settings, cv_steps(variant, names, parsed), max_steps=max_steps, dry_run=dry_run)
-    except StepFailed as err:
-        msg.fail(str(err), exits=1)
+    except (StepFailed, ValueError, FileNotFoundError) as err:
+        fail(err)
     summary = summarize(settings, variant, names, parsed)
     mean, sd = summary["mean_f1"], summary["sd_f1"]
     msg.info(
@@ -176,14 +179,13 @@ def cv_run_cli(
 
 @app.command("results")
 def results_cli(
-    output: Path = typer.Option(Path("docs/results.md"), "--output", help="Markdown file to write"),
+    output: Path = typer.Option(Path("docs/results.md"), "--output", "-o", help="Markdown file to write"),
     project_dir: Path = typer.Option(Path("."), "--project-dir", help="Folder with project.yml"),
 ) -> None:
     """Write docs/results.md from the grid's metrics files."""
-    from ..project.grid import load_settings
     from ..project.results import write_results
 
-    settings = load_settings(project_dir)
+    settings = _settings(project_dir)
     commands = [f"spacy project run {w}" for w in ("baseline", "vd")] + ["spacy project run results"]
     path = write_results(settings.path(settings.results_dir), settings.path(output),
                          groups=settings.groups, variants=list(settings.variants), commands=commands)

@@ -1,17 +1,21 @@
 """CLI: `spacy-bioner vectors train|import`."""
+from enum import Enum
 from pathlib import Path
 from typing import List
 
 import typer
 from wasabi import msg
 
-from . import app
+from . import app, fail
 
 
-def _fail(message: str) -> None:
-    # One unwrapped line on stderr ("file:line: problem"), so it can be grepped.
-    typer.echo(f"✘ {message.splitlines()[0]}", err=True)
-    raise typer.Exit(1)
+class Binary(str, Enum):
+    """Whether a word2vec file is binary."""
+
+    auto = "auto"
+    yes = "yes"
+    no = "no"
+
 
 vectors_app = typer.Typer(help="Word vectors as a spaCy vectors directory (for initialize.vectors in a config).",
                           no_args_is_help=True)
@@ -26,7 +30,8 @@ def _vectors() -> None:
 
 @vectors_app.command("train")
 def vectors_train_cli(
-    paths: List[Path] = typer.Argument(..., help="Text or JSONL (\"text\" field) files, .gz allowed, then the OUTPUT directory"),
+    texts: List[Path] = typer.Argument(..., help="Text or JSONL (\"text\" field) files, .gz allowed"),
+    output: Path = typer.Option(..., "--output", "-o", help="Output spaCy vectors directory"),
     size: int = typer.Option(200, "--size", help="Vector width"),
     window: int = typer.Option(5, "--window", help="Context window"),
     min_count: int = typer.Option(3, "--min-count", help="Ignore rarer words"),
@@ -35,35 +40,35 @@ def vectors_train_cli(
     seed: int = typer.Option(0, "--seed", help="Random seed"),
     lowercase: bool = typer.Option(False, "--lowercase", help="Lowercase the text"),
 ) -> None:
-    """Train word2vec on TEXT... and save a spaCy vectors directory OUTPUT."""
+    """Train word2vec on TEXTS and save a spaCy vectors directory --output."""
     from ..vectors import train_word2vec
 
-    if len(paths) < 2:
-        _fail("Give at least one TEXT file and the OUTPUT directory")
-    *inputs, output = paths
-    for path in inputs:
+    for path in texts:
         if not path.is_file():
-            _fail(f"No such file: {path}")
+            fail(f"No such file: {path}")
+    msg.text(f"Training word2vec on {len(texts)} file(s) ({epochs} epochs)...")
     try:
-        train_word2vec(inputs, output, size=size, window=window, min_count=min_count,
+        train_word2vec(texts, output, size=size, window=window, min_count=min_count,
                        epochs=epochs, workers=workers, seed=seed, lowercase=lowercase)
     except (ValueError, OSError) as err:
-        _fail(str(err))
+        fail(err)
     msg.good(f"Saved vectors to {output}")
 
 
 @vectors_app.command("import")
 def vectors_import_cli(
     path: Path = typer.Argument(..., help="word2vec file (text or binary, .gz allowed)", exists=True, dir_okay=False),
-    output: Path = typer.Argument(..., help="Output spaCy vectors directory"),
+    output: Path = typer.Option(..., "--output", "-o", help="Output spaCy vectors directory"),
     prune_to: List[Path] = typer.Option([], "--prune-to", help="Keep only words found in these CoNLL/TSV files or folders (repeatable)"),
-    binary: str = typer.Option("auto", "--binary", help="auto, yes or no"),
+    binary: Binary = typer.Option(Binary.auto, "--binary", help="Whether PATH is binary word2vec"),
 ) -> None:
     """Import word2vec vectors into a spaCy vectors directory."""
     from ..vectors import import_word2vec
 
-    is_binary = {"auto": None, "yes": True, "no": False}.get(binary.lower(), None)
+    is_binary = {Binary.auto: None, Binary.yes: True, Binary.no: False}[binary]
+    msg.text(f"Importing {path}...")
     try:
         import_word2vec(path, output, prune_to=prune_to or None, binary=is_binary)
     except (ValueError, OSError) as err:
-        _fail(str(err))
+        fail(err)
+    msg.good(f"Saved vectors to {output}")

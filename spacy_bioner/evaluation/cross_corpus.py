@@ -9,7 +9,7 @@ count as false positives on NCBI-disease.
 """
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import spacy
 import srsly
@@ -210,6 +210,7 @@ def cross_corpus(
     label_map: Optional[Mapping[str, str]] = None,
     in_corpus_match: str = "exact",
     out_of_corpus_match: str = "right",
+    progress: Optional[Callable[[str], None]] = None,
 ) -> CrossCorpusResult:
     """Evaluate every model on every corpus of its entity type.
 
@@ -225,14 +226,20 @@ def cross_corpus(
     label_map (Optional[Mapping[str, str]]): Harmonizes labels on both sides.
     in_corpus_match (str): Criterion of in-corpus cells.
     out_of_corpus_match (str): Criterion of out-of-corpus cells.
+    progress (Optional[Callable[[str], None]]): Told what is being done
+        (reading a corpus, loading a model, scoring a pair) as it starts.
     RETURNS (CrossCorpusResult): The cells.
     """
     check_criterion(in_corpus_match)
     check_criterion(out_of_corpus_match)
     if not models or not corpora:
         raise ValueError("Cross-corpus evaluation needs at least one model and one corpus.")
+    say = progress or (lambda text: None)
     reader = spacy.blank("en")  # gold docs are read once and shared by all models
-    gold = {name: [eg.reference for eg in load_examples(reader, data)] for name, data in corpora.items()}
+    gold = {}
+    for name, data in corpora.items():
+        say(f"Reading corpus {name} ({data})")
+        gold[name] = [eg.reference for eg in load_examples(reader, data)]
     for name, docs in gold.items():
         if not docs:
             raise ValueError(f"Corpus {name!r} ({corpora[name]}) contains no documents.")
@@ -247,12 +254,15 @@ def cross_corpus(
                 f"Model {model!r} is trained on {trained_on[model]!r}, which is in no group {dict(groups)}; "
                 "pass train_corpus or groups."
             )
+        if not isinstance(source, Language):
+            say(f"Loading model {model} ({source})")
         nlp = source if isinstance(source, Language) else spacy.load(source)
         for group in member_of:
             for test in groups[group]:
                 if test not in gold:
                     continue
                 if (model, test) not in cache:
+                    say(f"Scoring {model} on {test} ({len(gold[test])} docs)")
                     cache[(model, test)] = evaluate_pipeline(nlp, gold[test], label_map=label_map)
                 scores = cache[(model, test)].scores
                 match = in_corpus_match if test == trained_on[model] else out_of_corpus_match
@@ -264,3 +274,42 @@ def cross_corpus(
     if output_dir is not None:
         result.to_disk(output_dir)
     return result
+
+
+def merge_spec(
+    spec: Optional[Mapping[str, Any]],
+    *,
+    models: Mapping[str, str],
+    corpora: Mapping[str, str],
+    groups: Mapping[str, Sequence[str]],
+    train_corpus: Mapping[str, str],
+    label_map: Optional[str],
+) -> Dict[str, Any]:
+    """Merge a cross-corpus spec file with command-line options; options
+    add to the spec's entries and override those of the same name.
+
+    spec (Optional[Mapping[str, Any]]): The parsed spec file: `models` and
+        `corpora` (name → path), optional `groups` (type → corpus names),
+        `train_corpus` (model → corpus) and `label_map` (path, "default" or null).
+    models (Mapping[str, str]): --model NAME=PATH options.
+    corpora (Mapping[str, str]): --corpus NAME=PATH options.
+    groups (Mapping[str, Sequence[str]]): --group TYPE=CORPUS,... options.
+    train_corpus (Mapping[str, str]): --train MODEL=CORPUS options.
+    label_map (Optional[str]): The --label-map option; the spec's own
+        `label_map`, when it has one, wins over the option's default.
+    RETURNS (Dict[str, Any]): models, corpora, groups (None: infer),
+        train_corpus and label_map (the unresolved value).
+    """
+    spec = dict(spec or {})
+    unknown = set(spec) - {"models", "corpora", "groups", "train_corpus", "label_map"}
+    if unknown:
+        raise ValueError(f"unknown key(s) {sorted(unknown)} in the cross-corpus spec")
+    merged_groups = {k: list(v) for k, v in (spec.get("groups") or {}).items()}
+    merged_groups.update({k: list(v) for k, v in groups.items()})
+    return {
+        "models": {**(spec.get("models") or {}), **models},
+        "corpora": {**(spec.get("corpora") or {}), **corpora},
+        "groups": merged_groups or None,
+        "train_corpus": {**(spec.get("train_corpus") or {}), **train_corpus},
+        "label_map": spec["label_map"] if "label_map" in spec else label_map,
+    }

@@ -3,19 +3,20 @@
 Giorgi & Bader (2019) compare methods with a two-tailed t-test over repeated
 runs (5 folds in-corpus, 3 repeats out-of-corpus). `compare` uses the paired
 test (`scipy.stats.ttest_rel`) when the two sets of runs are paired, i.e. each
-run of A has a run of B with the same seed and/or fold (so both saw the same
-data split and initialization), and Welch's unequal-variance test
-(`scipy.stats.ttest_ind(equal_var=False)`) otherwise.
+run of A has a run of B with the same corpus, seed and fold (so both saw the
+same data split and initialization), and Welch's unequal-variance test
+(`scipy.stats.ttest_ind(equal_var=False)`) otherwise. Runs on several corpora
+are pooled; the result says so, and pairs them corpus by corpus.
 """
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Hashable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .evaluate import read_metrics
 
 RunLike = Union[str, Path, Mapping[str, Any], float]
-PAIR_KEYS = ("seed", "fold")
+PAIR_KEYS = ("corpus", "seed", "fold")
 
 
 @dataclass
@@ -30,9 +31,16 @@ class Comparison:
     test: str  # "paired" (ttest_rel) or "welch" (ttest_ind, equal_var=False)
     n_a: int
     n_b: int
+    corpora: List[str] = field(default_factory=list)  # the corpora of the runs, both sides
+    test_reason: str = ""
+
+    @property
+    def pooled(self) -> bool:
+        """Whether runs on more than one corpus were pooled."""
+        return len(self.corpora) > 1
 
     def to_dict(self) -> Dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "pooled": self.pooled}
 
 
 def get_f1(metrics: Mapping[str, Any], key: str = "ents_f") -> float:
@@ -61,18 +69,34 @@ def get_f1(metrics: Mapping[str, Any], key: str = "ents_f") -> float:
     raise KeyError(f"No {key!r} in metrics (keys: {sorted(metrics)})")
 
 
+def run_corpus(metrics: Mapping[str, Any]) -> Optional[str]:
+    """The corpus a run was scored on: `corpus` (grid metrics files, or our
+    `meta` block), else the `meta.data` file `spacy-bioner evaluate` records.
+
+    metrics (Mapping[str, Any]): The parsed metrics.
+    RETURNS (Optional[str]): The corpus, or None where the run does not say.
+    """
+    meta = metrics.get("meta", {}) or {}
+    for value in (metrics.get("corpus"), meta.get("corpus"), meta.get("data")):
+        if value is not None:
+            return str(value)
+    return None
+
+
 def _pair_id(metrics: Mapping[str, Any]) -> Optional[Tuple[Any, ...]]:
-    # Seed/fold are looked up at the top level and in our `meta` block.
+    # Corpus/seed/fold are looked up at the top level and in our `meta` block.
     sources = (metrics, metrics.get("meta", {}) or {})
-    values = tuple(next((s[k] for s in sources if k in s), None) for k in PAIR_KEYS)
-    return None if all(v is None for v in values) else values
+    values = tuple(next((s[k] for s in sources if k in s), None) for k in PAIR_KEYS[1:])
+    if all(v is None for v in values):
+        return None
+    return (run_corpus(metrics),) + values
 
 
-def _load(run: RunLike, key: str) -> Tuple[float, Optional[Tuple[Any, ...]]]:
+def _load(run: RunLike, key: str) -> Tuple[float, Optional[Tuple[Any, ...]], Optional[str]]:
     if isinstance(run, (int, float)):
-        return float(run), None
+        return float(run), None, None
     metrics = read_metrics(run) if isinstance(run, (str, Path)) else run
-    return get_f1(metrics, key), _pair_id(metrics)
+    return get_f1(metrics, key), _pair_id(metrics), run_corpus(metrics)
 
 
 def compare(
@@ -90,9 +114,10 @@ def compare(
     key (str): The score compared (e.g. "ents_f").
     paired (Optional[bool]): Force the paired (True) or Welch (False) test. By
         default runs are paired when every run on both sides carries a
-        seed/fold and both sides have the same set of them; plain numbers are
-        never paired implicitly.
-    RETURNS (Comparison): Means, A − B, p-value, statistic and the test used.
+        seed/fold and both sides have the same set of (corpus, seed, fold);
+        plain numbers are never paired implicitly.
+    RETURNS (Comparison): Means, A − B, p-value, statistic, the test used and
+        why, and the corpora of the runs (`pooled` when more than one).
     """
     from scipy import stats
 
@@ -100,8 +125,9 @@ def compare(
         raise ValueError(f"A t-test needs at least 2 runs per side, got {len(results_a)} and {len(results_b)}.")
     a = [_load(run, key) for run in results_a]
     b = [_load(run, key) for run in results_b]
-    ids_a = [pid for _, pid in a]
-    ids_b = [pid for _, pid in b]
+    ids_a = [pid for _, pid, _ in a]
+    ids_b = [pid for _, pid, _ in b]
+    corpora = sorted({c for _, _, c in a + b if c is not None})
     can_pair = (
         None not in ids_a
         and None not in ids_b
@@ -110,18 +136,26 @@ def compare(
     )
     if paired is None:
         paired = can_pair
+        if can_pair:
+            reason = "every run of A has the run of B with the same corpus, seed and fold"
+        elif None in ids_a or None in ids_b:
+            reason = "some runs carry no seed or fold to pair them by"
+        else:
+            reason = "the runs of A and B do not have the same (corpus, seed, fold) sets"
+    else:
+        reason = "forced"
     if paired:
         if len(a) != len(b):
             raise ValueError(f"Paired runs need equal counts, got {len(a)} and {len(b)}.")
         if can_pair:  # line the runs up by seed/fold, not by argument order
-            by_id = {pid: f1 for f1, pid in b}
-            values_a = [f1 for f1, _ in a]
-            values_b = [by_id[pid] for _, pid in a]
+            by_id = {pid: f1 for f1, pid, _ in b}
+            values_a = [f1 for f1, _, _ in a]
+            values_b = [by_id[pid] for _, pid, _ in a]
         else:
-            values_a, values_b = [f1 for f1, _ in a], [f1 for f1, _ in b]
+            values_a, values_b = [f1 for f1, _, _ in a], [f1 for f1, _, _ in b]
         result = stats.ttest_rel(values_a, values_b)
     else:
-        values_a, values_b = [f1 for f1, _ in a], [f1 for f1, _ in b]
+        values_a, values_b = [f1 for f1, _, _ in a], [f1 for f1, _, _ in b]
         result = stats.ttest_ind(values_a, values_b, equal_var=False)
     mean_a = sum(values_a) / len(values_a)
     mean_b = sum(values_b) / len(values_b)
@@ -134,6 +168,8 @@ def compare(
         test="paired" if paired else "welch",
         n_a=len(values_a),
         n_b=len(values_b),
+        corpora=corpora,
+        test_reason=reason,
     )
 
 

@@ -6,20 +6,20 @@ MD5 checksum (weasel's own hash). A copy is written to a temporary file next
 to its destination, both hashes are checked, and only then is it renamed into
 place, so an interrupted or corrupt copy never looks like a good asset.
 
-    python -m spacy_bioner.project.assets fetch --mirror ../shared/corpora \
+    spacy-bioner assets fetch --mirror ../shared/corpora \
         --dest assets/corpora --project project.yml
 """
 import hashlib
 import json
 import os
 import shutil
-import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from wasabi import msg
+
+from ..corpora.util import atomic_path
 
 MANIFEST_NAME = "manifest.json"
 _CHUNK = 1 << 20
@@ -187,28 +187,13 @@ def fetch_file(mirror: Path, dest_root: Path, expected: ExpectedFile) -> str:
         dest.unlink()
     if not src.is_file():
         raise AssetError([(expected.path, f"missing in mirror ({src})")])
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, src.open("rb") as inp:
+    with atomic_path(dest) as tmp:
+        with tmp.open("wb") as out, src.open("rb") as inp:
             shutil.copyfileobj(inp, out, _CHUNK)
-        # mkstemp creates the file 0600; give the copy ordinary permissions.
-        os.chmod(tmp, 0o666 & ~_umask())
         problem = _mismatch(expected, *file_hashes(tmp))
         if problem is not None:
             raise AssetError([(expected.path, problem)])
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return "copied"
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def fetch_from_mirror(
@@ -262,15 +247,3 @@ def verify_files(dest: Path, files: Iterable[ExpectedFile]) -> List[Tuple[str, s
         if problem is not None:
             problems.append((expected.path, problem))
     return problems
-
-
-def main(argv: Optional[List[str]] = None) -> None:
-    """`python -m spacy_bioner.project.assets fetch ...`, the same command as
-    `spacy-bioner assets fetch`, kept importable without typer's app."""
-    from ..cli.project import assets_app
-
-    assets_app(args=argv, prog_name="python -m spacy_bioner.project.assets")
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

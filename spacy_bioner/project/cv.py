@@ -11,58 +11,43 @@ The official test split is never part of any fold.
 """
 from dataclasses import replace
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
+from ..corpora.conll import DOCSTART, Sentence, parse_conll
+from ..corpora.util import atomic_path
 from ..evaluation.stats import kfold_splits
 from .grid import GridSettings, Step, write_json_atomic
 
 FOLDS_META = "folds.json"
+# Where the fold corpora go, relative to the project folder.
+FOLDS_DIR = Path("corpus") / "cv"
 
 
-def read_blocks(path: Path) -> List[List[str]]:
-    """The sentences of a CoNLL/TSV file as lists of raw lines, with
-    `-DOCSTART-` lines kept as one-line blocks so documents can be found."""
-    blocks: List[List[str]] = [[]]
-    with path.open(encoding="utf8") as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if not line.strip():
-                if blocks[-1]:
-                    blocks.append([])
-            elif line.startswith("-DOCSTART-"):
-                if blocks[-1]:
-                    blocks.append([])
-                blocks[-1].append(line)
-                blocks.append([])
-            else:
-                blocks[-1].append(line)
-    return [b for b in blocks if b]
+Document = List[Sentence]
 
 
-def _documents(blocks: List[List[str]]) -> List[List[List[str]]]:
-    """Group sentence blocks into documents at `-DOCSTART-` lines; a corpus
-    without them has one document per sentence."""
-    has_docstart = any(b[0].startswith("-DOCSTART-") for b in blocks)
-    docs: List[List[List[str]]] = []
-    for block in blocks:
-        if block[0].startswith("-DOCSTART-"):
-            docs.append([])
-        elif has_docstart and docs:
-            docs[-1].append(block)
-        else:
-            docs.append([block])
-    return [d for d in docs if d]
+def read_documents(path: Path) -> Tuple[List[Document], bool]:
+    """The documents of a CoNLL/TSV file, read with the corpus parser (so a
+    bad line fails naming file and line), and whether it marks documents.
+
+    path (Path): The file.
+    RETURNS (Tuple[List[Document], bool]): Documents of sentences of rows; a
+        file without `-DOCSTART-` lines gives one document per sentence.
+    """
+    docs, has_docstart = parse_conll(path)
+    if not has_docstart:
+        docs = [[sentence] for doc in docs for sentence in doc]
+    return docs, has_docstart
 
 
-def _write(path: Path, docs: Sequence[List[List[str]]], docstart: bool) -> None:
+def _write(path: Path, docs: Sequence[Document], docstart: bool) -> None:
     parts = []
     for doc in docs:
         if docstart:
-            parts.append("-DOCSTART-\tO\n")
-        parts.extend("\n".join(sentence) + "\n" for sentence in doc)
-    tmp = path.with_suffix(".tsv.part")
-    tmp.write_text("\n".join(parts), encoding="utf8")
-    tmp.replace(path)
+            parts.append(f"{DOCSTART}\tO\n")
+        parts.extend("".join(f"{token}\t{tag}\n" for token, tag, _ in sentence) for sentence in doc)
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(parts), encoding="utf8")
 
 
 def write_folds(corpus_dir: Path, output_dir: Path, k: int = 5, seed: int = 0) -> List[str]:
@@ -76,14 +61,15 @@ def write_folds(corpus_dir: Path, output_dir: Path, k: int = 5, seed: int = 0) -
     """
     if k < 3:
         raise ValueError(f"Cross-validation needs k >= 3 (test, dev and train folds), got {k}.")
-    blocks = []
+    docs: List[Document] = []
+    docstart = False
     for split in ("train", "dev"):
         path = corpus_dir / f"{split}.tsv"
         if not path.exists():
             raise FileNotFoundError(f"{path} not found: cross-validation pools train and dev.")
-        blocks.extend(read_blocks(path))
-    docs = _documents(blocks)
-    docstart = any(b[0].startswith("-DOCSTART-") for b in blocks)
+        split_docs, split_docstart = read_documents(path)
+        docs.extend(split_docs)
+        docstart = docstart or split_docstart
     folds = [test for _, test in kfold_splits(len(docs), k=k, seed=seed)]
     names = []
     for i in range(k):
@@ -114,6 +100,23 @@ def cv_settings(settings: GridSettings, folds_dir: Path, corpus: str, names: Seq
         results_dir=settings.results_dir / "cv",
         groups={name: [name] for name in names},
     )
+
+
+def prepare_cv(settings: GridSettings, corpus: str, k: int = 5, seed: int = 0) -> Tuple[GridSettings, List[str]]:
+    """Write the fold corpora of a project corpus under FOLDS_DIR and return
+    the grid settings that run them.
+
+    settings (GridSettings): The project's grid settings.
+    corpus (str): A corpus folder under `settings.corpora_dir`.
+    k (int): Number of folds.
+    seed (int): Seed of the fold assignment.
+    RETURNS (Tuple[GridSettings, List[str]]): Settings for `run_grid` and the fold names.
+    """
+    corpus_dir = settings.path(settings.corpora_dir) / corpus
+    if not corpus_dir.is_dir():
+        raise FileNotFoundError(f"{corpus_dir}: no such corpus folder (run `spacy project run assets-local`)")
+    names = write_folds(corpus_dir, settings.path(FOLDS_DIR), k=k, seed=seed)
+    return cv_settings(settings, FOLDS_DIR, corpus, names), names
 
 
 def cv_steps(variant: str, names: Sequence[str], seeds: Sequence[int]) -> List[Step]:

@@ -29,6 +29,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 from wasabi import msg
 
+from ..corpora.util import atomic_path
+
 METRICS_SCHEMA = 1
 # The evaluation protocol a metrics file was scored with. Version 1 lost the
 # gold sentence starts, so the pipeline's sentencizer re-split the test data
@@ -114,6 +116,21 @@ def split_words(value: Any) -> List[str]:
 def parse_seeds(values: Iterable[str]) -> List[int]:
     """Accept `--seeds "0 1 2"`, `--seeds 0,1,2` or a repeated option."""
     return [int(w) for value in values for w in split_words(value)]
+
+
+def var_overrides(assignments: Iterable[str]) -> Dict[str, str]:
+    """`--var NAME=VALUE` options as weasel-style overrides.
+
+    assignments (Iterable[str]): "NAME=VALUE" strings.
+    RETURNS (Dict[str, str]): {"vars.NAME": "VALUE"}.
+    """
+    overrides = {}
+    for item in assignments:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--var {item!r}: expected NAME=VALUE")
+        overrides[f"vars.{name}"] = value
+    return overrides
 
 
 def load_settings(project_dir: Path, overrides: Optional[Dict[str, Any]] = None) -> GridSettings:
@@ -290,12 +307,8 @@ def git_commit(cwd: Path = Path(__file__).resolve().parent) -> Dict[str, Any]:
 
 def write_json_atomic(path: Path, data: Dict[str, Any]) -> None:
     """Write JSON so that the file either does not exist or is complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf8") as f:
-        json.dump(data, f, indent=2, sort_keys=False)
-        f.write("\n")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf8")
 
 
 def train_step(settings: GridSettings, step: Step, runner: Runner) -> Dict[str, Any]:
@@ -413,7 +426,7 @@ def run_grid(
             return cli_evaluator(model, data, match, harmonize, settings.label_map, cwd=settings.project_dir)
     status: Dict[str, str] = {}
     worked = 0
-    for step in steps:
+    for number, step in enumerate(steps, 1):
         marker = settings.path(settings.train_dir(step)) / TRAIN_MARKER
         metrics_path = settings.path(settings.metrics_path(step))
         done = metrics_path.exists() and not (rescore and eval_version(metrics_path) < EVAL_VERSION)
@@ -436,6 +449,7 @@ def run_grid(
         if not try_claim(claim):
             status[step.name] = "claimed"
             continue
+        msg.info(f"Grid step {number}/{len(steps)}: {step.name} ({'evaluate' if marker.exists() else stage})")
         try:
             training = train_step(settings, step, runner)
             if stage != "train":
@@ -463,6 +477,35 @@ def eval_version(metrics_path: Path) -> int:
     before versions were recorded are version 1)."""
     data = json.loads(metrics_path.read_text(encoding="utf8"))
     return int(data.get("evaluation", {}).get("version", 1))
+
+
+def step_state(settings: GridSettings, step: Step) -> str:
+    """Where a step stands: "done" (metrics written), "trained, not
+    evaluated" (training marker only) or "pending"."""
+    path = settings.path(settings.metrics_path(step))
+    if path.exists():
+        version = eval_version(path)
+        return "done" if version >= EVAL_VERSION else f"done (evaluation v{version}; grid run --rescore)"
+    if (settings.path(settings.train_dir(step)) / TRAIN_MARKER).exists():
+        return "trained, not evaluated"
+    return "pending"
+
+
+def grid_status(settings: GridSettings, variants: Sequence[str], seeds: Sequence[int]) -> List[Dict[str, Any]]:
+    """The state of every step of the given variants over all groups.
+
+    settings (GridSettings): Resolved settings.
+    variants (Sequence[str]): Variants (empty: all in project.yml).
+    seeds (Sequence[int]): Seeds.
+    RETURNS (List[Dict[str, Any]]): One {"variant", "group", "corpus", "seed",
+        "state"} per step, in run order.
+    """
+    rows = []
+    for variant in variants or list(settings.variants):
+        for step in plan_steps(settings, variant, list(settings.groups), seeds):
+            rows.append({"variant": step.variant, "group": step.group, "corpus": step.corpus,
+                         "seed": step.seed, "state": step_state(settings, step)})
+    return rows
 
 
 def try_claim(path: Path) -> bool:

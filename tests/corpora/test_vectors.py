@@ -51,9 +51,12 @@ def test_vectors_cli(tmp_path):
     text = tmp_path / "text.txt"
     text.write_text("\n".join(SENTENCES * 10), encoding="utf8")
     _register_commands()
-    result = CliRunner().invoke(app, ["vectors", "train", str(text), str(tmp_path / "v"),
+    result = CliRunner().invoke(app, ["vectors", "train", str(text), "-o", str(tmp_path / "v"),
                                       "--size", "8", "--min-count", "1", "--epochs", "1"])
     assert result.exit_code == 0, result.output
     assert spacy.load(tmp_path / "v").vocab.vectors.shape[1] == 8
-    result = CliRunner().invoke(app, ["vectors", "train", str(tmp_path / "missing.txt"), str(tmp_path / "w")])
-    assert result.exit_code == 1 and "No such file" in result.output
+    result = CliRunner().invoke(app, ["vectors", "train", str(tmp_path / "missing.txt"), "-o", str(tmp_path / "w")])
+    assert result.exit_code == 1 and f"No such file: {tmp_path / 'missing.txt'}" in " ".join(result.output.split())
+    # Without --output, the last text file is not silently taken as the output.
+    result = CliRunner().invoke(app, ["vectors", "train", str(text), str(tmp_path / "v2")])
+    assert result.exit_code == 2 and "--output" in result.output

@@ -1,3 +1,6 @@
+import tempfile
+from pathlib import Path
+
 import pytest
 import spacy
 import srsly
@@ -5,7 +8,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from spacy_bioner.evaluation.evaluate import evaluate_pipeline
-from spacy_bioner.evaluation.report import MISSED, SPURIOUS, error_records, type_confusion, write_report
+from spacy_bioner.evaluation.report import COLOURS, MISSED, SPURIOUS, error_records, render_html, type_confusion, write_report
 from spacy_bioner.scores import set_score
 
 
@@ -68,8 +71,36 @@ def test_write_report(result, tmp_path):
     assert "| Disease | 100.00 | 100.00 | 100.00 | 1 | 0 | 0 | 1 |" in markdown  # right match: hit
     html = paths["examples.html"].read_text()
     assert html.startswith("<!DOCTYPE html>")
-    assert "pmid-1 · gold" in html and "pmid-1 · predicted: 0 tp, 1 fp, 1 fn (exact)" in html
+    assert "pmid-1 · 0 tp, 1 fp, 1 fn (exact)" in html
     assert "BRCA1" in html
+
+
+def test_html_report_reads_errors_first(result, make_doc):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("test_report_scored_ner")
+    docs = [
+        make_doc(["no", "entity", "here"], ["O", "O", "O"]),  # correct: nothing to find
+        make_doc(["gastric", "cancer", "."], ["B-Disease", "I-Disease", "O"]),  # correct
+        make_doc(["familial", "gastric", "cancer", "."], ["B-Disease", "I-Disease", "I-Disease", "O"]),  # 2 errors
+        make_doc(["aspirin", "and", "BRCA1"], ["B-Chemical", "O", "B-Gene"]),  # 3 errors
+    ]
+    res = evaluate_pipeline(nlp, docs, meta={"model": "models/ncbi", "data": "NCBI-disease/test.tsv"})
+    paths = write_report(res, Path(tempfile.mkdtemp()) / "r")
+    page = paths["examples.html"].read_text()
+    assert "<title>Errors of models/ncbi on NCBI-disease/test.tsv</title>" in page
+    # Per-type scores come before any sentence, and the legend names each colour.
+    assert page.index("<td>Disease</td>") < page.index('class="sent"')
+    assert all(word in page for word in ("false positive", "missed", "correct"))
+    assert f'<mark class="fp" style="background:{COLOURS["fp"]}"' in page
+    assert f'<mark class="fn" style="background:{COLOURS["fn"]}"' in page
+    assert COLOURS["fp"] != COLOURS["fn"] != COLOURS["tp"]
+    # The sentence with most errors first; correct sentences only on request.
+    assert page.count('class="sent"') == 2
+    assert page.index("3 · 0 tp, 1 fp, 2 fn") < page.index("2 · 0 tp, 1 fp, 1 fn")
+    assert "2 of 4 sentences have errors" in page
+    full = render_html(res.examples, show_correct=True)
+    assert full.count('class="sent"') == 4 and "Sentences without errors" in full
+    assert render_html(res.examples, n=1).count('class="sent"') == 1
 
 
 def test_report_needs_examples(result, tmp_path):

@@ -89,3 +89,17 @@ def test_kfold_keeps_documents_together():
         kfold_splits(4, k=5)
     with pytest.raises(ValueError):
         kfold_splits(3, k=2, groups=["a", "b"])
+
+
+def test_pooled_runs_pair_by_corpus_and_seed():
+    # The grid's files: one run per (corpus, seed); seeds repeat across corpora.
+    a = [{"in_corpus": {"f1": 0.8 + i / 100}, "corpus": c, "seed": s}
+         for i, (c, s) in enumerate((c, s) for c in ("NCBI", "S800") for s in (0, 1, 2))]
+    b = [dict(run, in_corpus={"f1": run["in_corpus"]["f1"] - 0.01 * (1 + run["seed"])}) for run in reversed(a)]
+    result = compare(a, b)
+    assert result.pooled and result.corpora == ["NCBI", "S800"]
+    assert result.test == "paired" and "same corpus, seed and fold" in result.test_reason
+    assert result.mean_diff == pytest.approx(0.02)
+    one = compare(a[:3], b[3:])
+    assert not one.pooled and one.corpora == ["NCBI"]
+    assert compare([1.0, 2.0], [1.0, 3.0]).test_reason == "some runs carry no seed or fold to pair them by"

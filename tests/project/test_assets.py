@@ -28,7 +28,6 @@ def make_mirror(root: Path, *, wrong_sha_for=()) -> Path:
 
 
 def run_cli(args):
-    from spacy_bioner.project.assets import main  # noqa: F401 (import check)
     from spacy_bioner.cli.project import assets_app
 
     return CliRunner().invoke(assets_app, args)

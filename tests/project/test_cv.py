@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 from spacy_bioner.evaluation.stats import compare, get_f1
-from spacy_bioner.project.cv import cv_settings, cv_steps, read_blocks, summarize, write_folds
+from spacy_bioner.corpora.util import CorpusFormatError
+from spacy_bioner.project.cv import FOLDS_DIR, cv_settings, cv_steps, prepare_cv, read_documents, summarize, write_folds
 from spacy_bioner.project.grid import run_grid
 
 from .test_grid import FakeRunner, fake_evaluator, settings  # noqa: F401  (fixture)
@@ -24,7 +25,7 @@ def _corpus(tmp_path: Path, docstart: bool) -> Path:
 
 
 def _sentences(path: Path):
-    return [tuple(b) for b in read_blocks(path) if not b[0].startswith("-DOCSTART-")]
+    return [tuple(f"{token}\t{tag}" for token, tag, _ in s) for doc in read_documents(path)[0] for s in doc]
 
 
 @pytest.mark.parametrize("docstart", [False, True])
@@ -82,3 +83,22 @@ def test_compare_reads_grid_metrics():
     assert get_f1({"out_of_corpus": {"S800": {"f1": 0.5}}}, "out_of_corpus.S800.f1") == 0.5
     result = compare(a, b)
     assert result.to_dict()["mean_diff"] == pytest.approx(0.02)
+
+
+def test_prepare_cv_writes_fold_folders_under_the_project(tmp_path, settings):  # noqa: F811
+    from dataclasses import replace
+
+    _corpus(tmp_path, False)
+    project = replace(settings, project_dir=tmp_path, corpora_dir=Path("corpora"))
+    cv, names = prepare_cv(project, "Tiny", k=3)
+    assert cv.corpora_dir == FOLDS_DIR and (tmp_path / FOLDS_DIR / names[0] / "test.tsv").is_file()
+    assert cv.groups == {name: [name] for name in names}
+    with pytest.raises(FileNotFoundError, match="no such corpus folder"):
+        prepare_cv(project, "Nope")
+
+
+def test_bad_corpus_line_names_file_and_line(tmp_path):
+    corpus = _corpus(tmp_path, False)
+    (corpus / "dev.tsv").write_text("word\tB-Disease\nbad\tX-Y\n", encoding="utf8")
+    with pytest.raises(CorpusFormatError, match="dev.tsv:2"):
+        write_folds(corpus, tmp_path / "folds", k=3)

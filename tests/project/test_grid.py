@@ -7,8 +7,8 @@ from typing import List
 import pytest
 
 from spacy_bioner.project.grid import (
-    GridSettings, StepFailed, load_settings, parse_epochs, parse_seeds, plan_steps, read_scores, run_grid,
-    train_command,
+    GridSettings, StepFailed, grid_status, load_settings, parse_epochs, parse_seeds, plan_steps, read_scores, run_grid,
+    train_command, var_overrides,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -195,3 +195,21 @@ def test_rescore_reevaluates_old_evaluation_versions_and_keeps_their_figures(set
     # Up to date now: a second rescore does nothing.
     status = run_grid(settings, steps, runner=FakeRunner(), evaluator=fake_evaluator, rescore=True)
     assert set(status.values()) == {"skipped"}
+
+
+def test_grid_status_follows_the_files(settings):
+    steps = plan_steps(settings, "vd", ["disease"], [0])
+    run_grid(settings, steps[:1], runner=FakeRunner(), evaluator=fake_evaluator)
+    run_grid(settings, steps[1:2], stage="train", runner=FakeRunner(), evaluator=fake_evaluator)
+    rows = grid_status(settings, ["vd"], [0])
+    assert [(r["corpus"], r["state"]) for r in rows[:4]] == [
+        ("A", "done"), ("B", "trained, not evaluated"), ("C", "pending"), ("S1", "pending")]
+    assert len(grid_status(settings, [], [0, 1])) == 2 * 2 * 5  # all variants by default
+    with pytest.raises(ValueError, match="Unknown variant 'typo'"):
+        grid_status(settings, ["typo"], [0])
+
+
+def test_var_overrides():
+    assert var_overrides(["max_epochs=2", "vectors=a=b"]) == {"vars.max_epochs": "2", "vars.vectors": "a=b"}
+    with pytest.raises(ValueError, match="--var 'oops': expected NAME=VALUE"):
+        var_overrides(["oops"])

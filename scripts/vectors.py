@@ -6,7 +6,7 @@ through the `spacy-bioner vectors` CLI (import / train), and the step records
 which source it used in `<output>/vectors_source.json`, so a results report
 can say what the models were initialized with.
 
-    python -m spacy_bioner.project.vectors --pretrained PATH.bin \
+    python scripts/vectors.py --pretrained PATH.bin \
         --text assets/corpora/unlabeled/biomed_text.jsonl.gz --output vectors/biomed-w2v
 """
 import datetime
@@ -35,14 +35,14 @@ def vectors_command(pretrained: Optional[Path], texts: List[Path], output: Path,
     """
     base = [sys.executable, "-m", "spacy_bioner.cli", "vectors"]
     if pretrained is not None and pretrained.is_file():
-        cmd = base + ["import", str(pretrained), str(output)]
+        cmd = base + ["import", str(pretrained), "--output", str(output)]
         for p in prune_to:
             cmd += ["--prune-to", str(p)]
         return cmd
     missing = [str(t) for t in texts if not t.exists()]
     if missing:
         msg.fail(f"No pretrained vectors and no unlabeled text: {', '.join(missing)}", exits=1)
-    return base + ["train", *map(str, texts), str(output)]
+    return base + ["train", *map(str, texts), "--output", str(output)]
 
 
 def main(

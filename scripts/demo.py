@@ -1,6 +1,6 @@
 """The demo's last step: annotate a sample abstract and report test F1.
 
-    python -m spacy_bioner.project.demo training/demo/model-best \
+    python scripts/demo.py training/demo/model-best \
         --test assets/corpora/NCBI-disease/test.tsv
 """
 from pathlib import Path
@@ -24,7 +24,7 @@ SAMPLE_ABSTRACT = (
 def entity_confidence(span: Span) -> Optional[float]:
     """The confidence the component stored for an entity (the CRF's
     probability of exactly that span), or None for other pipelines."""
-    from ..scores import get_score
+    from spacy_bioner.scores import get_score
 
     return get_score(span)
 
@@ -56,7 +56,7 @@ def main(
     if rows:
         msg.table(rows, header=("text", "label", "confidence", "start", "end"), divider=True)
     if test is not None:
-        from ..evaluation.evaluate import evaluate_pipeline
+        from spacy_bioner.evaluation.evaluate import evaluate_pipeline
 
         result = evaluate_pipeline(nlp, test, match="exact")
         msg.divider(f"Test set: {test}")
