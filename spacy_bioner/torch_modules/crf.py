@@ -101,7 +101,11 @@ class CRFHead(nn.Module):
         RETURNS (Tuple[Tensor, List[List[Entity]]]): Tag ids (B, T) and, per
             sequence, the entities of its best path.
         """
-        emissions = self.emissions(states)
+        return self.decode_emissions(self.emissions(states), mask)
+
+    def decode_emissions(self, emissions: Tensor, mask: Tensor) -> Tuple[Tensor, List[List[Entity]]]:
+        """`decode` from emission scores (B, T, K): memory O(B * T * K), so a
+        long segment costs a few floats per token beyond its encoder states."""
         start, trans, end = self.constrained_scores()
         paths = viterbi(emissions, mask, start, trans, end)
         spans = bio_spans(paths, mask.sum(1))
@@ -210,10 +214,14 @@ def span_log_probs(
     # Score of entering the span with B-X at `first` (includes everything before).
     score = alpha[row, first, b_tag]
     # Score of the inside tokens: emissions of I-X plus B->I and I->I moves.
-    inside_emit = emissions[row].gather(2, i_tag.view(-1, 1, 1).expand(-1, emissions.shape[1], 1)).squeeze(2)
-    cum = inside_emit.cumsum(1)
+    # Prefix sums of every label's I-emissions along each row, (B, T, L):
+    # linear in the sequence length, however many spans there are (indexing
+    # emissions[row] per span would build a spans x T x K tensor).
+    # Summed in float64: a difference of two float32 prefix sums over a long
+    # segment would lose the digits that the probability depends on.
+    cum = emissions[:, :, 2::2].double().cumsum(1)
     n_inside = (last - first).float()
-    inside = cum[torch.arange(len(spans)), last] - cum[torch.arange(len(spans)), first]
+    inside = (cum[row, last, label] - cum[row, first, label]).to(emissions.dtype)
     inside = inside + (n_inside > 0) * (trans[b_tag, i_tag] + (n_inside - 1).clamp(min=0) * trans[i_tag, i_tag])
     score = score + inside
     last_tag = torch.where(n_inside > 0, i_tag, b_tag)
