@@ -6,7 +6,6 @@ Text is tokenized with spaCy's English tokenizer, the tokenizer that makes
 the Docs the component sees at inference, so vector keys match its tokens.
 """
 import contextlib
-import gzip
 import io
 import json
 import sys
@@ -20,7 +19,7 @@ from spacy.vectors import Vectors
 from wasabi import msg
 
 from .corpora.conll import parse_conll
-from .corpora.util import atomic_path
+from .files import atomic_path, open_binary
 
 
 def _working(text: str) -> ContextManager:
@@ -36,8 +35,7 @@ MAX_WORDS_PER_LINE = 10000
 
 
 def _open_text(path: Path) -> IO[str]:
-    raw = gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
-    return io.TextIOWrapper(raw, encoding="utf-8")
+    return io.TextIOWrapper(open_binary(path), encoding="utf-8")
 
 
 def iter_texts(path: Path) -> Iterator[str]:
@@ -168,8 +166,7 @@ def corpus_words(paths: Iterable[Path]) -> Set[str]:
 def _is_binary(path: Path) -> bool:
     # Text word2vec files start with an ASCII header line "<rows> <dims>" and
     # continue in text; binary ones have raw floats right after the first word.
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
+    with open_binary(path) as f:
         f.readline()
         chunk = f.read(4096)
     try:

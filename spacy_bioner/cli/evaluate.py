@@ -22,6 +22,7 @@ import typer
 from wasabi import msg
 
 from . import app
+from .util import fail, load_pipeline
 
 
 def _label_map(value: Optional[str]) -> Optional[Dict[str, str]]:
@@ -73,9 +74,12 @@ def evaluate_cli(
 
     if match not in CRITERIA:
         msg.fail(f"--match must be one of {', '.join(CRITERIA)}", exits=1)
+    if output is not None and output.is_dir():
+        fail(f"{output}: --output is a folder; give a .json file name")
+    nlp = load_pipeline(model)
     try:
         result = evaluate_pipeline(
-            model,
+            nlp,
             data,
             match=match,
             label_map=_label_map(label_map),
@@ -84,8 +88,8 @@ def evaluate_cli(
             retokenize=retokenize,
             meta={"model": model, "data": str(data)},
         )
-    except (ValueError, FileNotFoundError) as err:
-        msg.fail(str(err), exits=1)
+    except (ValueError, OSError) as err:
+        fail(str(err))
     rows = [(label, s.precision, s.recall, s.fscore, s.tp + s.fn) for label, s in result.primary.per_type.items()]
     micro = result.primary.micro
     rows.append(("micro", micro.precision, micro.recall, micro.fscore, micro.tp + micro.fn))
