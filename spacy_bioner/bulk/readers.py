@@ -18,6 +18,9 @@ from ..files import InputFileError, open_binary
 FORMATS = ("auto", "jsonl", "pubtator", "text")
 # How a PubTator title/abstract line starts: "PMID|t|" or "PMID|a|".
 _PUBTATOR_TEXT = re.compile(rb"^([^|\t\n]+)\|([ta])\|")
+# JSON escapes can spell lone surrogates ("\ud800"): not text, and spaCy's
+# string store cannot encode them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -213,7 +216,11 @@ def _read_jsonl(lines: Iterator[Tuple[int, bytes]], source: InputFile) -> Iterat
         doc_id = doc_id or f"{source.source}:{n}"
         text = value.get("text")
         if "text" in value:
-            if isinstance(text, str):
+            surrogate = _SURROGATE.search(text) if isinstance(text, str) else None
+            if surrogate:
+                yield _error(source, n, f'field "text": lone surrogate U+{ord(surrogate.group()):04X} at '
+                                        f"character {surrogate.start()} is not valid Unicode", doc_id)
+            elif isinstance(text, str):
                 yield Record(doc_id, str(source.path), n, text)
             else:
                 yield _error(source, n, f'field "text": expected a string, got {type(text).__name__}', doc_id)
@@ -222,6 +229,8 @@ def _read_jsonl(lines: Iterator[Tuple[int, bytes]], source: InputFile) -> Iterat
         wrong = [k for k, v in zip(("title", "abstract"), parts) if v is not None and not isinstance(v, str)]
         if wrong:
             yield _error(source, n, f'field "{wrong[0]}": expected a string, got {type(value[wrong[0]]).__name__}', doc_id)
+        elif any(parts) and _SURROGATE.search(" ".join(p for p in parts if p)):
+            yield _error(source, n, 'field "title" or "abstract": a lone surrogate is not valid Unicode', doc_id)
         elif any(parts):
             yield Record(doc_id, str(source.path), n, " ".join(p for p in parts if p))
         else:
