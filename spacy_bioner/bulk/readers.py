@@ -75,14 +75,18 @@ def sniff_format(path: Path) -> Tuple[str, int]:
 
 
 def detect_format(path: Path) -> str:
-    """jsonl, pubtator or text, from the file name and else the content."""
+    """jsonl or pubtator when the content looks like it, else from the file
+    name (.jsonl, .json, .pubtator), else text. Opening the file here also
+    checks that it can be read (a `.gz` that is not gzip fails)."""
+    sniffed, _ = sniff_format(path)
+    if sniffed in ("jsonl", "pubtator"):
+        return sniffed
     name = path.name[:-3] if path.name.endswith(".gz") else path.name
     if name.endswith((".jsonl", ".json")):
         return "jsonl"
     if name.endswith((".pubtator", ".pubtator.txt")):
         return "pubtator"
-    sniffed, _ = sniff_format(path)
-    return "text" if sniffed == "empty" else sniffed
+    return "text"
 
 
 def resolve_format(path: Path, fmt: str) -> str:
