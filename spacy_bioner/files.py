@@ -69,7 +69,8 @@ def open_text(path: PathLike) -> TextIO:
     return io.TextIOWrapper(open_binary(path), encoding="utf8", newline="")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs (one of another user counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -98,7 +99,7 @@ def remove_stale_temps(output: PathLike) -> int:
         return 0
     for sibling in output.parent.iterdir():
         match = pattern.fullmatch(sibling.name)
-        if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
+        if match and int(match.group(1)) != os.getpid() and not pid_alive(int(match.group(1))):
             shutil.rmtree(sibling, ignore_errors=True) if sibling.is_dir() else sibling.unlink(missing_ok=True)
             removed += 1
     return removed

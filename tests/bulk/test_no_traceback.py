@@ -1,6 +1,5 @@
 """Category 4: every way a command can be misused ends in one line naming
 the file (and line or field), exit 1, no traceback, nothing written."""
-import gzip
 import json
 import shutil
 
