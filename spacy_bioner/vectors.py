@@ -18,8 +18,7 @@ from spacy.vectors import Vectors
 from wasabi import msg
 
 from .corpora.conll import parse_conll
-from .corpora.util import atomic_path
-from .util import open_file
+from .files import atomic_path, open_binary, open_text
 
 
 def _working(text: str) -> ContextManager:
@@ -42,7 +41,7 @@ def iter_texts(path: Path) -> Iterator[str]:
     YIELDS (str): Texts.
     """
     is_jsonl = ".jsonl" in path.suffixes or ".json" in path.suffixes
-    with open_file(path) as f:
+    with open_text(path) as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -162,7 +161,7 @@ def corpus_words(paths: Iterable[Path]) -> Set[str]:
 def _is_binary(path: Path) -> bool:
     # Text word2vec files start with an ASCII header line "<rows> <dims>" and
     # continue in text; binary ones have raw floats right after the first word.
-    with open_file(path, "rb") as f:
+    with open_binary(path) as f:
         f.readline()
         chunk = f.read(4096)
     try:

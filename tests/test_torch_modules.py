@@ -126,3 +126,73 @@ def test_variational_masks_are_constant_over_time():
     layer.eval()
     layer(x, torch.tensor([6, 6]), reverse_index(torch.tensor([6, 6]), 6))
     assert not (seen["x"] == 0).any()
+
+
+def _constrained_log_z(emit, start, trans, end, forced):
+    """log Z over the paths whose tag at position t is in forced[t] (a set)."""
+    masked = emit.clone()
+    for t, allowed in forced.items():
+        for k in range(emit.shape[1]):
+            if k not in allowed:
+                masked[t, k] = float("-inf")
+    mask = torch.ones(1, emit.shape[0], dtype=torch.bool)
+    return forward_backward(masked.unsqueeze(0), mask, start, trans, end)[2][0]
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_span_probs_on_long_rows_match_constrained_forward(seed):
+    # Too long for brute force: the probability of a span is the mass of the
+    # paths forced through B-X I-X ... I-X then not-I-X, by a separate forward pass.
+    emissions, mask, start, trans, end, lengths = _random_crf(n_labels=3, batch=3, length=400, seed=seed)
+    emissions = emissions * 3
+    paths = viterbi(emissions, mask, start, trans, end)
+    alpha, beta, log_z = forward_backward(emissions, mask, start, trans, end)
+    spans = bio_spans(paths, lengths)
+    assert len(spans) > 10
+    probs = span_log_probs(spans, emissions, mask, alpha, beta, log_z, trans, end).exp()
+    k = emissions.shape[2]
+    for (row, s, e, label), prob in list(zip(spans, probs.tolist()))[:25]:
+        n = int(lengths[row])
+        b, i = 1 + 2 * label, 2 + 2 * label
+        forced = {s: {b}, **{t: {i} for t in range(s + 1, e)}}
+        if e < n:
+            forced[e] = set(range(k)) - {i}
+        constrained = _constrained_log_z(emissions[row, :n], start, trans, end, forced)
+        assert prob == pytest.approx(torch.exp(constrained - log_z[row]).item(), rel=1e-3, abs=1e-5)
+
+
+def test_span_probs_memory_is_linear_in_length():
+    # Many spans over a long row: the old method built spans x T x K floats
+    # (here 2000 x 20000 x 5 = 800 MB); the prefix-sum one needs T x K.
+    length = 20000
+    emissions = torch.zeros(1, length, 5)
+    mask = torch.ones(1, length, dtype=torch.bool)
+    _, _, start, trans, end, _ = _random_crf(n_labels=2)
+    alpha, beta, log_z = forward_backward(emissions, mask, start, trans, end)
+    spans = [(0, s, s + 3, s % 2) for s in range(0, length - 3, 10)]
+    with torch.autograd.profiler.profile(profile_memory=True) as prof:
+        span_log_probs(spans, emissions, mask, alpha, beta, log_z, trans, end)
+    biggest = max((abs(e.cpu_memory_usage) for e in prof.function_events), default=0)
+    assert biggest < 50 * length * 8
+
+
+def test_char_encoder_groups_by_length_equals_one_padded_matrix():
+    from spacy_bioner.torch_modules.bilstm_crf import CharEncoder
+
+    torch.manual_seed(0)
+    encoder = CharEncoder(20, 4, 3).eval()
+    lengths = torch.tensor([3, 1, 3000, 7, 2, 40])
+    chars = torch.randint(2, 20, (int(lengths.sum()),))
+    grouped = encoder(chars, lengths)
+    # Reference: every word padded to the longest one, as before.
+    padded = torch.zeros(len(lengths), int(lengths.max()), dtype=torch.long)
+    offsets = (lengths.cumsum(0) - lengths).tolist()
+    for u, (o, n) in enumerate(zip(offsets, lengths.tolist())):
+        padded[u, :n] = chars[o : o + n]
+    reference = encoder._encode_padded(padded.flatten(), torch.arange(len(lengths)) * padded.shape[1], lengths)
+    assert torch.allclose(grouped, reference, atol=1e-5)
+    # The short words never see the 3000-wide matrix: their states equal a
+    # batch without the long word.
+    keep = torch.tensor([0, 1, 3, 4, 5])
+    short_chars = torch.cat([chars[offsets[u] : offsets[u] + int(lengths[u])] for u in keep.tolist()])
+    assert torch.allclose(encoder(short_chars, lengths[keep]), grouped[keep], atol=1e-6)

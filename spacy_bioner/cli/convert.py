@@ -5,13 +5,7 @@ from typing import List, Optional
 import typer
 from wasabi import msg
 
-from . import app
-
-
-def _fail(message: str) -> None:
-    # One unwrapped line on stderr ("file:line: problem"), so it can be grepped.
-    typer.echo(f"✘ {message.splitlines()[0]}", err=True)
-    raise typer.Exit(1)
+from . import app, fail
 
 
 @app.command("convert")
@@ -35,6 +29,10 @@ def convert_cli(
     from ..corpora.convert import read_corpus, write_corpus
     from ..corpora.util import ConversionReport
 
+    if output_path.exists() and input_path.exists() and (
+        output_path.resolve() == input_path.resolve() or input_path.resolve() in output_path.resolve().parents
+    ):
+        fail(f"{output_path}: the output is the input or inside it; refusing to write over it")
     keep = [label.strip() for value in keep_labels for label in value.split(",") if label.strip()]
     report = ConversionReport()
     try:
@@ -43,7 +41,7 @@ def convert_cli(
                            misaligned=misaligned, report=report)
         write_corpus(docs, output_path, to_format, scheme=out_scheme)
     except (ValueError, OSError) as err:
-        _fail(str(err) or type(err).__name__)
+        fail(str(err) or type(err).__name__)
     msg.good(f"Wrote {output_path}: {report.summary()}")
     if report.dropped_labels:
         msg.info("Entities turned into O, by source label: "

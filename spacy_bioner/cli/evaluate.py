@@ -24,6 +24,7 @@ import typer
 from wasabi import msg
 
 from . import app, fail
+from .util import load_pipeline
 
 
 class Match(str, Enum):
@@ -96,9 +97,12 @@ def evaluate_cli(
 
     msg.text(f"Evaluating {model} on {data} ({match.value} match)...")
     start = time.time()
+    if output is not None and output.is_dir():
+        fail(f"{output}: --output is a folder; give a .json file name")
+    nlp = load_pipeline(model)
     try:
         result = evaluate_pipeline(
-            model,
+            nlp,
             data,
             match=match.value,
             label_map=_label_map(label_map),

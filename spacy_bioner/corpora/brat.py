@@ -14,7 +14,7 @@ counted in the ConversionReport, by kind and by file):
 """
 import re
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from spacy.tokens import Doc
 
@@ -164,14 +164,18 @@ def write_brat(docs: Iterable[Doc], output_dir: PathLike, *, spans_key: Optional
     spans_key (Optional[str]): Write this span group instead of doc.ents.
     RETURNS (Path): The folder.
     """
-    used: Dict[str, int] = {}
+    # Compared case-folded: "A" and "a" are one file on some file systems.
+    used: Set[str] = set()
     with atomic_path(output_dir, is_dir=True) as tmp:
         for n, doc in enumerate(docs):
-            stem = _safe_stem(get_doc_id(doc) or f"doc-{n}")
-            if stem in used:
-                used[stem] += 1
-                stem = f"{stem}-{used[stem]}"
-            used.setdefault(stem, 0)
+            stem = base = _safe_stem(get_doc_id(doc) or f"doc-{n}")
+            suffix = 0
+            # A duplicate id gets "-1", "-2"...; never a name already taken
+            # (an id "x-1" may come before the second "x").
+            while stem.casefold() in used:
+                suffix += 1
+                stem = f"{base}-{suffix}"
+            used.add(stem.casefold())
             (tmp / f"{stem}.txt").write_bytes(doc.text.encode("utf-8"))
             (tmp / f"{stem}.ann").write_bytes(doc_to_ann(doc, spans_key).encode("utf-8"))
     return Path(output_dir)

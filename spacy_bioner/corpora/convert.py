@@ -10,7 +10,9 @@ from .conll import conll_files, read_conll, write_conll
 from .jsonl import read_jsonl, write_jsonl
 from .labels import load_label_map
 from .pubtator import read_pubtator, write_pubtator
-from .util import ConversionReport, PathLike, atomic_path, find_files, sentencize_outside_entities
+from .util import (
+    ConversionReport, PathLike, atomic_path, find_files, get_doc_id, sentencize_outside_entities,
+)
 
 FROM_FORMATS = ("conll", "brat", "pubtator", "jsonl")
 TO_FORMATS = ("spacy", "conll", "brat", "pubtator", "jsonl")
@@ -73,6 +75,30 @@ def read_corpus(
     return docs
 
 
+# Characters a label cannot hold in each format: our own reader would split
+# the line there and read back a different label (or fail).
+_LABEL_BREAKERS = {"conll": " \t\n\r", "brat": " \t\n\r", "pubtator": "\t\n\r"}
+
+
+def check_labels(docs: Iterable[Doc], path: PathLike, to_format: str) -> None:
+    """Raise ValueError if an entity label cannot be written in `to_format`.
+
+    docs (Iterable[Doc]): The Docs to write.
+    path (PathLike): The output (named in the message).
+    to_format (str): The output format.
+    """
+    breakers = _LABEL_BREAKERS.get(to_format, "")
+    for i, doc in enumerate(docs):
+        for ent in doc.ents:
+            label = ent.label_
+            if not label or any(c in breakers for c in label):
+                raise ValueError(
+                    f"{path}: label {label!r} of document {get_doc_id(doc, str(i))} "
+                    f"(entity {ent.text!r}, characters {ent.start_char}-{ent.end_char}) cannot be "
+                    f"written as {to_format}: it is empty or holds whitespace; map it with --label-map"
+                )
+
+
 def write_corpus(docs: List[Doc], path: PathLike, to_format: str, *, scheme: str = "iob2") -> Path:
     """Write Docs in any supported format; the output appears only once complete.
 
@@ -82,6 +108,9 @@ def write_corpus(docs: List[Doc], path: PathLike, to_format: str, *, scheme: str
     scheme (str): CoNLL output scheme, "iob2" or "iobes".
     RETURNS (Path): The output.
     """
+    if to_format not in TO_FORMATS:
+        raise ValueError(f"--to must be one of {TO_FORMATS}, not {to_format!r}")
+    check_labels(docs, path, to_format)
     if to_format == "spacy":
         with atomic_path(path) as tmp:
             DocBin(docs=docs, store_user_data=True).to_disk(tmp)

@@ -18,13 +18,15 @@ def _entity(value: Any, text: str, path: Path, lineno: int) -> CharEntity:
     if not isinstance(value, dict):
         raise CorpusFormatError(path, lineno, "an entity must be an object")
     start, end, label = value.get("start"), value.get("end"), value.get("label")
-    if not (isinstance(start, int) and isinstance(end, int) and isinstance(label, str) and label):
+    # bool is an int to Python; `true` is not an offset.
+    integers = all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end))
+    if not (integers and isinstance(label, str) and label):
         raise CorpusFormatError(path, lineno, 'an entity needs integer "start", "end" and a "label"')
     if not 0 <= start < end <= len(text):
         raise CorpusFormatError(path, lineno, f"entity offsets {start}-{end} outside the text "
                                 f"({len(text)} characters)")
     score = value.get("score")
-    if score is not None and not isinstance(score, (int, float)):
+    if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))):
         raise CorpusFormatError(path, lineno, '"score" must be a number')
     return CharEntity(start, end, label, lineno, str(value.get("kb_id") or ""),
                       None if score is None else float(score))
@@ -63,13 +65,17 @@ def read_jsonl(
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise CorpusFormatError(path, lineno, 'each line must be an object with a "text" string')
         text = record["text"]
-        raw_entities = record.get("entities") or []
+        raw_entities = record.get("entities")
+        raw_entities = [] if raw_entities is None else raw_entities
+        doc_id = record.get("id", f"{path.stem}-{lineno}")
+        if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)):
+            raise CorpusFormatError(path, lineno, '"id" must be a string or an integer')
         if not isinstance(raw_entities, list):
             raise CorpusFormatError(path, lineno, '"entities" must be a list')
         entities = [_entity(value, text, path, lineno) for value in raw_entities]
         doc, _ = doc_from_char_entities(tokenizer, text, entities, path, report,
                                         labels=labels, misaligned=misaligned)
-        set_doc_id(doc, str(record.get("id", f"{path.stem}-{lineno}")))
+        set_doc_id(doc, str(doc_id))
         report.add_doc(doc)
         docs.append(doc)
     if not docs:

@@ -25,6 +25,10 @@ _TEXT_RE = re.compile(r"^([^|\t]+)\|([ta])\|(.*)$")
 TITLE_LENGTH_KEY = "pubtator_title_length"
 
 
+# The second column of a relation line: a type name such as "CID".
+_RELATION_TYPE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
 def read_pubtator(
     path: PathLike,
     tokenizer: Callable[[str], Doc],
@@ -64,11 +68,17 @@ def read_pubtator(
             mentions.setdefault(pmid, [])
             continue
         cols = line.split("\t")
-        if len(cols) >= 4 and not cols[1].isdigit():
-            # A relation line (PMID, type, id, id[, ...]).
+        if len(cols) >= 4 and _RELATION_TYPE.fullmatch(cols[1]) and not cols[2].isdigit():
+            # A relation line (PMID, type, id, id[, ...]): its second column
+            # is a name. Offsets that are not plain numbers ("-3", "12.5",
+            # "1O") are not a relation type and fail below.
             report.add("ignored_line", path)
             continue
-        if len(cols) < 5 or not (cols[1].isdigit() and cols[2].isdigit()):
+        if len(cols) >= 5 and not (cols[1].isdigit() and cols[2].isdigit()):
+            field = "start" if not cols[1].isdigit() else "end"
+            raise CorpusFormatError(path, lineno, f"mention {field} offset {cols[1 if field == 'start' else 2]!r} "
+                                    "is not a non-negative integer")
+        if len(cols) < 5:
             raise CorpusFormatError(path, lineno, "expected 'PMID|t|title', 'PMID|a|abstract' or "
                                     "'PMID<TAB>start<TAB>end<TAB>mention<TAB>type[<TAB>id]'")
         pmid = cols[0]

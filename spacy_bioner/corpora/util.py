@@ -1,18 +1,15 @@
 """Shared pieces of the corpus readers and writers: the error class, the
 conversion report, the document-id convention, entity filtering, building a
-Doc from character offsets, and atomic output."""
-import os
-import shutil
-import tempfile
+Doc from character offsets (atomic output lives in `spacy_bioner.files`)."""
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
+from ..files import atomic_path  # noqa: F401 - the writers import it from here
 from ..scores import set_score
 from .labels import harmonize
 
@@ -251,46 +248,6 @@ def sentencize_outside_entities(doc: Doc, sentencizer: Callable[[Doc], Doc]) -> 
         for token in ent[1:]:
             token.is_sent_start = False
     return doc
-
-
-@contextmanager
-def atomic_path(output: PathLike, *, is_dir: bool = False) -> Iterator[Path]:
-    """Yield a temporary sibling of `output`; on success it is renamed to
-    `output` (replacing it), on error removed. So a half-written output never
-    looks complete.
-
-    output (PathLike): The final file or folder.
-    is_dir (bool): Whether the output is a folder (the temp path is created).
-    YIELDS (Path): The path to write to.
-    """
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    if is_dir:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
-    else:
-        fd, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-        os.close(fd)
-        tmp = Path(name)
-        # mkstemp creates 0600 files; give the output the usual permissions.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
-        raise
-    if is_dir and output.exists():
-        if not output.is_dir() or (output / ".git").exists() or Path.cwd().is_relative_to(output.resolve()):
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise FileExistsError(f"Refusing to replace {output}")
-        old = output.with_name(f".{output.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        output.rename(old)
-        tmp.rename(output)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, output)
 
 
 def find_files(path: PathLike, suffixes: Sequence[str]) -> List[Path]:

@@ -159,9 +159,11 @@ def build_batch(
         if rows is not None:
             rows[r, : len(span)] = doc_rows[d][start:end]
     char_lengths = numpy.array([len(t) for t in distinct], dtype="int64")
-    char_ids = numpy.zeros((len(distinct), max(1, int(char_lengths.max()))), dtype="int64")
-    for u, text in enumerate(distinct):
-        char_ids[u, : len(text)] = [chars.get(c) for c in text]
+    # Concatenated, not padded: the char encoder pads words in groups of
+    # similar length, so that one 3,000-character token does not widen the
+    # matrix of every other word in the batch.
+    char_ids = numpy.fromiter((chars.get(c) for text in distinct for c in text), dtype="int64",
+                              count=int(char_lengths.sum()))
     vectors = known = None
     if rows is not None:
         xp = get_array_module(vectors_table)

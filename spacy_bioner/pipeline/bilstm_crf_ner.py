@@ -20,6 +20,7 @@ from spacy.util import registry
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer
 
+from ..integrity import loading_weights, verify_checksums, write_checksums
 from ..model.architectures import DocEntities, Targets, get_shapes, set_shapes
 from ..scores import set_score
 
@@ -252,6 +253,7 @@ class BiLSTMCRFNER(TrainablePipe):
     def to_disk(self, path, *, exclude=tuple()) -> None:
         self._require_initialized()
         super().to_disk(path, exclude=exclude)
+        write_checksums(path)
 
     def from_bytes(self, bytes_data: bytes, *, exclude=tuple()) -> "BiLSTMCRFNER":
         msg = srsly.msgpack_loads(bytes_data)
@@ -260,9 +262,11 @@ class BiLSTMCRFNER(TrainablePipe):
         return super().from_bytes(bytes_data, exclude=exclude)
 
     def from_disk(self, path, *, exclude=tuple()) -> "BiLSTMCRFNER":
-        self.cfg.update(srsly.read_json(Path(path) / "cfg"))
-        self._rebuild()
-        return super().from_disk(path, exclude=exclude)
+        verify_checksums(path)
+        with loading_weights(path):
+            self.cfg.update(srsly.read_json(Path(path) / "cfg"))
+            self._rebuild()
+            return super().from_disk(path, exclude=exclude)
 
     def _rebuild(self) -> None:
         """Build the torch module from the shapes in cfg, so that the weights

@@ -30,6 +30,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 from wasabi import msg
 
 from ..corpora.util import atomic_path
+from ..files import pid_alive
 
 METRICS_SCHEMA = 1
 # The evaluation protocol a metrics file was scored with. Version 1 lost the
@@ -525,7 +526,7 @@ def try_claim(path: Path) -> bool:
                 owner = int(path.read_text() or 0)
             except (OSError, ValueError):
                 owner = 0
-            if owner and owner != os.getpid() and _alive(owner):
+            if owner and owner != os.getpid() and pid_alive(owner):
                 return False
             path.unlink(missing_ok=True)
             continue
@@ -533,13 +534,3 @@ def try_claim(path: Path) -> bool:
             f.write(str(os.getpid()))
         return True
     return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -3,7 +3,7 @@
 label set. Pure PyTorch: no spaCy or Thinc import.
 """
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -24,7 +24,8 @@ class TokenBatch:
     vectors (Optional[Tensor]): (W, Tw, Dv) static word vectors, or None.
     known (Optional[Tensor]): (W, Tw) bool, False where a word has no vector.
     unique (Tensor): (W, Tw) index of each token's word in `chars`.
-    chars (Tensor): (U, L) character ids of the batch's distinct words.
+    chars (Tensor): (sum of char_lengths,) character ids of the batch's
+        distinct words, concatenated.
     char_lengths (Tensor): (U,) word lengths in characters.
     lengths (Tensor): (W,) window lengths.
     gather (Optional[Tensor]): (S, Ts) index into the W * Tw window positions.
@@ -52,10 +53,40 @@ class CharEncoder(nn.Module):
         self.lstm = VariationalBiLSTM(embed_size, hidden_size, **dropout)
 
     def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
+        """Word states (U, 2 * hidden_size) from concatenated character ids.
+
+        Words are padded in groups whose longest word is at most twice the
+        shortest (plus a little), so padding costs at most about half of the
+        work whatever the longest word in the batch.
+        """
+        n_words = lengths.shape[0]
+        out = self.embed.weight.new_zeros((n_words, 2 * self.lstm.hidden_size))
+        if n_words == 0:
+            return out
+        offsets = lengths.cumsum(0) - lengths
+        order = torch.argsort(lengths, stable=True)
+        sorted_lengths = lengths[order].tolist()
+        begin = 0
+        while begin < n_words:
+            limit = 2 * max(1, sorted_lengths[begin]) + 8
+            stop = begin
+            while stop < n_words and sorted_lengths[stop] <= limit:
+                stop += 1
+            rows = order[begin:stop]
+            out[rows] = self._encode_padded(chars, offsets[rows], lengths[rows])
+            begin = stop
+        return out
+
+    def _encode_padded(self, chars: Tensor, offsets: Tensor, lengths: Tensor) -> Tensor:
+        width = max(1, int(lengths.max()))
+        steps = torch.arange(width, device=chars.device)
+        real = steps.unsqueeze(0) < lengths.unsqueeze(1)
+        flat = (offsets.unsqueeze(1) + steps).clamp(max=max(0, chars.shape[0] - 1))
+        padded = torch.where(real, chars[flat] if chars.numel() else torch.zeros_like(flat), 0)
         lengths = lengths.clamp(min=1)
-        states = self.lstm(self.embed(chars), lengths, reverse_index(lengths, chars.shape[1]))
+        states = self.lstm(self.embed(padded), lengths, reverse_index(lengths, width))
         hidden = self.lstm.hidden_size
-        last = states[torch.arange(chars.shape[0], device=chars.device), lengths - 1, :hidden]
+        last = states[torch.arange(padded.shape[0], device=chars.device), lengths - 1, :hidden]
         # The backward half is back in text order, so its final state is at 0.
         return torch.cat((last, states[:, 0, hidden:]), dim=1)
 
@@ -108,18 +139,38 @@ class BiLSTMEncoder(nn.Module):
         self.output_size = width
 
     def forward(self, batch: TokenBatch) -> Tensor:
+        return self.encode_rows(batch, self.chars(batch.chars, batch.char_lengths), 0, batch.words.shape[0])
+
+    def chunks(self, batch: TokenBatch, max_tokens: int) -> Iterator[Tensor]:
+        """The states of the batch's windows, a few windows at a time (at most
+        about `max_tokens` padded tokens), so that inference over a very long
+        segment never holds all its window states at once."""
+        char_states = self.chars(batch.chars, batch.char_lengths)
+        n_rows, width = batch.words.shape
+        step = max(1, max_tokens // max(1, width))
+        for begin in range(0, n_rows, step):
+            yield self.encode_rows(batch, char_states, begin, min(n_rows, begin + step))
+
+    def encode_rows(self, batch: TokenBatch, char_states: Tensor, begin: int, end: int) -> Tensor:
+        """States (end - begin, Tw, H) of windows [begin, end)."""
         if self.vectors_size:
             assert batch.vectors is not None and batch.known is not None
-            words = torch.where(batch.known.unsqueeze(2), batch.vectors, self.unknown_vector)
+            known = batch.known[begin:end].unsqueeze(2)
+            words = torch.where(known, batch.vectors[begin:end], self.unknown_vector)
         else:
-            words = self.word_embed(batch.words)
-        chars = self.chars(batch.chars, batch.char_lengths)[batch.unique]
+            words = self.word_embed(batch.words[begin:end])
+        chars = char_states[batch.unique[begin:end]]
         x = self.embed_dropout(torch.cat((words, chars), dim=2))
-        reverse = reverse_index(batch.lengths, x.shape[1])
+        lengths = batch.lengths[begin:end]
+        reverse = reverse_index(lengths, x.shape[1])
         for layer in self.layers:
-            x = layer(x, batch.lengths, reverse)
+            x = layer(x, lengths, reverse)
         return x
 
+
+# Window positions the encoder reads at once when predicting (see
+# `BiLSTMCRF.segment_emissions`).
+INFER_TOKENS = 8192
 
 Decoded = Dict[str, Tuple[Tensor, List[List[Entity]]]]
 
@@ -148,13 +199,33 @@ class BiLSTMCRF(nn.Module):
         mask = positions.unsqueeze(0) < batch.segment_lengths.unsqueeze(1)
         return states, mask
 
+    def segment_emissions(self, batch: TokenBatch, names: Sequence[str]) -> Tuple[Dict[str, Tensor], Tensor]:
+        """Emission scores per segment (S, Ts, K) of each named head, and the
+        mask of real tokens. The encoder runs over at most INFER_TOKENS window
+        positions at a time and only K scores per token are kept, so memory
+        beyond the batch's inputs is a few floats per token."""
+        per_window: Dict[str, List[Tensor]] = {name: [] for name in names}
+        for states in self.encoder.chunks(batch, INFER_TOKENS):
+            for name in names:
+                per_window[name].append(self.heads[name].emissions(states))
+        emissions = {}
+        for name in names:
+            scores = torch.cat(per_window[name], dim=0)
+            if batch.gather is not None:
+                scores = scores.reshape(-1, scores.shape[2])[batch.gather]
+            emissions[name] = scores
+        positions = torch.arange(next(iter(emissions.values())).shape[1], device=batch.lengths.device)
+        mask = positions.unsqueeze(0) < batch.segment_lengths.unsqueeze(1)
+        return emissions, mask
+
     def forward(
         self, batch: TokenBatch, head: Optional[str] = None, tags: Optional[Tensor] = None
     ):
-        states, mask = self.segment_states(batch)
         if tags is not None:
             if head is None:
                 raise ValueError("A head name is needed to compute a loss.")
+            states, mask = self.segment_states(batch)
             return self.heads[head].loss(states, tags, mask)
         names = list(self.heads) if head is None else [head]
-        return {name: self.heads[name].decode(states, mask) for name in names}
+        emissions, mask = self.segment_emissions(batch, names)
+        return {name: self.heads[name].decode_emissions(emissions[name], mask) for name in names}

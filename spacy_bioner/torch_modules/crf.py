@@ -101,7 +101,11 @@ class CRFHead(nn.Module):
         RETURNS (Tuple[Tensor, List[List[Entity]]]): Tag ids (B, T) and, per
             sequence, the entities of its best path.
         """
-        emissions = self.emissions(states)
+        return self.decode_emissions(self.emissions(states), mask)
+
+    def decode_emissions(self, emissions: Tensor, mask: Tensor) -> Tuple[Tensor, List[List[Entity]]]:
+        """`decode` from emission scores (B, T, K): memory O(B * T * K), so a
+        long segment costs a few floats per token beyond its encoder states."""
         start, trans, end = self.constrained_scores()
         paths = viterbi(emissions, mask, start, trans, end)
         spans = bio_spans(paths, mask.sum(1))
@@ -122,13 +126,15 @@ def viterbi(emissions: Tensor, mask: Tensor, start: Tensor, trans: Tensor, end: 
     """
     batch, length, n_tags = emissions.shape
     score = start + emissions[:, 0]
-    history = []
+    # Preallocated rather than a list of per-step tensors: a Python object
+    # per step costs hundreds of bytes, which a 100,000-token segment feels.
+    history = torch.zeros(max(0, length - 1), batch, n_tags, dtype=torch.long, device=emissions.device)
     for t in range(1, length):
         # (B, K_prev, 1) + (K_prev, K) -> best previous tag for every tag.
         best, prev = (score.unsqueeze(2) + trans).max(dim=1)
         step = mask[:, t].unsqueeze(1)
         score = torch.where(step, best + emissions[:, t], score)
-        history.append(prev)
+        history[t - 1] = prev
     lengths = mask.sum(1)
     last = (score + end).argmax(dim=1)
     paths = torch.zeros(batch, length, dtype=torch.long, device=emissions.device)
@@ -155,19 +161,20 @@ def forward_backward(
         alpha[:, t, k] + beta[:, t, k] - log_z.
     """
     batch, length, _ = emissions.shape
-    alphas = [start + emissions[:, 0]]
+    # Written in place, one step at a time (see `viterbi`).
+    alpha = torch.empty_like(emissions)
+    alpha[:, 0] = start + emissions[:, 0]
     for t in range(1, length):
-        nxt = torch.logsumexp(alphas[-1].unsqueeze(2) + trans, dim=1) + emissions[:, t]
-        alphas.append(torch.where(mask[:, t].unsqueeze(1), nxt, alphas[-1]))
-    alpha = torch.stack(alphas, dim=1)
+        nxt = torch.logsumexp(alpha[:, t - 1].unsqueeze(2) + trans, dim=1) + emissions[:, t]
+        alpha[:, t] = torch.where(mask[:, t].unsqueeze(1), nxt, alpha[:, t - 1])
     end_scores = end.expand(batch, -1)
-    betas = [end_scores]
+    beta = torch.empty_like(emissions)
+    beta[:, length - 1] = end_scores
     for t in range(length - 2, -1, -1):
-        following = betas[-1] + emissions[:, t + 1]
+        following = beta[:, t + 1] + emissions[:, t + 1]
         nxt = torch.logsumexp(trans + following.unsqueeze(1), dim=2)
         # Where t + 1 is padding, t is the last real token.
-        betas.append(torch.where(mask[:, t + 1].unsqueeze(1), nxt, end_scores))
-    beta = torch.stack(betas[::-1], dim=1)
+        beta[:, t] = torch.where(mask[:, t + 1].unsqueeze(1), nxt, end_scores)
     log_z = torch.logsumexp(alpha[:, -1] + end, dim=1)
     return alpha, beta, log_z
 
@@ -210,10 +217,14 @@ def span_log_probs(
     # Score of entering the span with B-X at `first` (includes everything before).
     score = alpha[row, first, b_tag]
     # Score of the inside tokens: emissions of I-X plus B->I and I->I moves.
-    inside_emit = emissions[row].gather(2, i_tag.view(-1, 1, 1).expand(-1, emissions.shape[1], 1)).squeeze(2)
-    cum = inside_emit.cumsum(1)
+    # Prefix sums of every label's I-emissions along each row, (B, T, L):
+    # linear in the sequence length, however many spans there are (indexing
+    # emissions[row] per span would build a spans x T x K tensor).
+    # Summed in float64: a difference of two float32 prefix sums over a long
+    # segment would lose the digits that the probability depends on.
+    cum = emissions[:, :, 2::2].double().cumsum(1)
     n_inside = (last - first).float()
-    inside = cum[torch.arange(len(spans)), last] - cum[torch.arange(len(spans)), first]
+    inside = (cum[row, last, label] - cum[row, first, label]).to(emissions.dtype)
     inside = inside + (n_inside > 0) * (trans[b_tag, i_tag] + (n_inside - 1).clamp(min=0) * trans[i_tag, i_tag])
     score = score + inside
     last_tag = torch.where(n_inside > 0, i_tag, b_tag)
