@@ -117,7 +117,7 @@ def grid_status_cli(
                 state = "trained, not evaluated"
             else:
                 state = "pending"
-            rows.append((step.variant, step.group, step.corpus, step.seed, state))
+            rows.append((step.variant, step.group, step.folder, step.seed, state))
     msg.table(rows, header=("variant", "group", "corpus", "seed", "state"), divider=True)
 
 
@@ -183,7 +183,7 @@ def results_cli(
     from ..project.results import write_results
 
     settings = load_settings(project_dir)
-    commands = [f"spacy project run {w}" for w in ("baseline", "vd")] + ["spacy project run results"]
+    commands = [f"spacy project run {w}" for w in ("baseline", "vd", "mtl", "mtl-vd")] + ["spacy project run results"]
     path = write_results(settings.path(settings.results_dir), settings.path(output),
                          groups=settings.groups, variants=list(settings.variants), commands=commands)
     msg.good(f"Wrote {path}")
