@@ -9,7 +9,6 @@ their scores and, in `attrs["heads"]`, the heads that found each of them.
 The label sets live in one place, `cfg["heads"]` ({head: labels}); the torch
 module's heads are built from it, and `add_head`/`reset_head` change both.
 """
-import itertools
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 

@@ -1,7 +1,6 @@
 """Confidences live in span-group attrs: per head, aligned with the spans,
 kept by Doc.to_bytes / DocBin() / n_process, replaced on re-annotation."""
 import pytest
-import spacy
 from spacy.tokens import Doc, DocBin
 
 from spacy_bioner.pipeline.merge import merge_entities
