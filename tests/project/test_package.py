@@ -1,5 +1,6 @@
 """The `spacy package` path: a trained pipeline packaged as a wheel installs
-into a fresh virtualenv and loads there with `spacy.load`, without `--code`.
+into a fresh virtualenv and loads there with `spacy.load`, without `--code`,
+with every head, its scores and its weights.
 
 Slow (builds two wheels and a virtualenv, about a minute); CI runs it.
 """
@@ -48,21 +49,42 @@ def _run(cmd, cwd=None):
     return proc.stdout
 
 
+# Run in the installed package's venv too: every span group with its scores,
+# and a digest of the torch state_dict.
+DESCRIBE = """
+import hashlib, json
+def describe(nlp, text):
+    doc = nlp(text)
+    groups = {k: [(s.start_char, s.end_char, s.label_) for s in g] + [round(x, 5) for x in g.attrs["scores"]]
+              for k, g in sorted(doc.spans.items())}
+    state = nlp.get_pipe("bilstm_crf_ner").model.layers[0].shims[0]._model.state_dict()
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        digest.update(key.encode()); digest.update(state[key].numpy().tobytes())
+    return json.dumps([[(e.start_char, e.end_char, e.label_) for e in doc.ents], groups, digest.hexdigest()])
+"""
+
+
 def train_tiny_pipeline(path: Path) -> str:
-    """Train the real component for a few steps, save it, and return the
-    entities it predicts for SENTENCE (as JSON) to compare after install."""
+    """Train the real component with two heads for a few steps, save it, and
+    return what it predicts for SENTENCE and its weights' digest (as JSON),
+    to compare after install."""
     nlp = spacy.blank("en")
-    nlp.add_pipe("bilstm_crf_ner", config={"model": TINY_MODEL})
+    nlp.add_pipe("bilstm_crf_ner", config={"model": TINY_MODEL, "heads": ["a", "b"]})
     examples = []
-    for text, ents in TRAIN:
-        doc = nlp.make_doc(text)
-        examples.append(Example.from_dict(doc, {"entities": ents}))
+    for head in ("a", "b"):
+        for text, ents in TRAIN:
+            doc = nlp.make_doc(text)
+            eg = Example.from_dict(doc, {"entities": ents})
+            eg.reference.user_data["spacy_bioner_head"] = head
+            examples.append(eg)
     optimizer = nlp.initialize(lambda: examples)
     for _ in range(5):
         nlp.update(examples, sgd=optimizer)
     nlp.to_disk(path)
-    doc = nlp(SENTENCE)
-    return json.dumps([(e.start_char, e.end_char, e.label_) for e in doc.ents])
+    scope: dict = {}
+    exec(DESCRIBE, scope)
+    return scope["describe"](nlp, SENTENCE)
 
 
 def build_project_wheel(out: Path) -> Path:
@@ -111,15 +133,15 @@ def test_spacy_package_installs_and_loads(tmp_path):
     project_wheel = build_project_wheel(tmp_path)
     python = make_venv(tmp_path / "venv")
     _run([python, "-m", "pip", "install", "--no-deps", "--no-index", project_wheel, model_wheel])
-    script = (
-        "import json, spacy, spacy_bioner\n"
+    script = DESCRIBE + (
+        "import spacy, spacy_bioner\n"
         f"nlp = spacy.load('en_{NAME}')\n"
-        f"doc = nlp({SENTENCE!r})\n"
         "print(spacy_bioner.__file__)\n"
         "print(nlp.pipe_names)\n"
-        "print(json.dumps([(e.start_char, e.end_char, e.label_) for e in doc.ents]))\n"
+        f"print(describe(nlp, {SENTENCE!r}))\n"
     )
     out = _run([python, "-c", script], cwd=tmp_path).strip().splitlines()
     assert str(tmp_path / "venv") in out[0], "spacy_bioner must come from the installed wheel"
     assert out[1] == "['bilstm_crf_ner']"
-    assert out[2] == expected, "the installed package predicts what the trained pipeline predicted"
+    assert out[2] == expected, "the installed package predicts (every head, with scores) what the trained pipeline predicted, with the same weights"
+    assert '"bilstm_crf_ner_b"' in expected
