@@ -134,3 +134,18 @@ def test_add_head_config_fine_tunes_a_new_head_on_a_trained_model(trained_mtl):
     for key, value in before.items():
         assert torch.equal(value, after[key]), key
     assert {k for k in after if k.startswith("heads.new.")}
+
+
+def test_a_sourced_component_keeps_its_weights_in_init_nlp(trained_mtl):
+    out, overrides = trained_mtl
+    config = load_config(ROOT / "configs" / "multitask.cfg", overrides={k: v for k, v in overrides.items() if k.startswith("paths.")})
+    config["components"][NAME] = {"source": str(out / "model-best")}
+    nlp = init_nlp(config)
+    pretrained = spacy.load(out / "model-best").get_pipe(NAME)
+    ner = nlp.get_pipe(NAME)
+    assert ner.label_sets == pretrained.label_sets
+    before = pretrained.model.layers[0].shims[0]._model.state_dict()
+    after = ner.model.layers[0].shims[0]._model.state_dict()
+    assert before.keys() == after.keys()
+    for key, value in before.items():
+        assert torch.equal(value, after[key]), key
