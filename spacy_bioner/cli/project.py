@@ -186,7 +186,7 @@ def results_cli(
     from ..project.results import write_results
 
     settings = _settings(project_dir)
-    commands = [f"spacy project run {w}" for w in ("baseline", "vd")] + ["spacy project run results"]
+    commands = [f"spacy project run {w}" for w in ("baseline", "vd", "mtl", "mtl-vd")] + ["spacy project run results"]
     path = write_results(settings.path(settings.results_dir), settings.path(output),
                          groups=settings.groups, variants=list(settings.variants), commands=commands)
     msg.good(f"Wrote {path}")

@@ -14,6 +14,8 @@ from spacy.tokens import Doc
 from spacy.vectors import Mode
 from thinc.api import get_array_module
 
+from .data_classes import FeatureBatch
+
 PAD, UNKNOWN = 0, 1
 
 
@@ -129,9 +131,9 @@ def build_batch(
     chars: Lexicon,
     vectors_table: Optional[Any] = None,
     tags: Optional[Sequence[numpy.ndarray]] = None,
-) -> Dict[str, Optional[Any]]:
-    """Padded arrays for one group of segments (the fields of `TokenBatch`,
-    plus "tags" (S, Ts) when gold tag ids per doc are given).
+) -> FeatureBatch:
+    """Padded arrays for one group of segments, with `tags` (S, Ts) when
+    gold tag ids per doc are given.
 
     vectors_table: The vocab's vectors (numpy or cupy), or None to use the
         trainable word embedding; rows are looked up here, per batch.
@@ -169,24 +171,23 @@ def build_batch(
         xp = get_array_module(vectors_table)
         vectors = vectors_table[xp.asarray(numpy.maximum(rows, 0))].astype("float32")
         known = rows >= 0
-    batch: Dict[str, Optional[Any]] = {
-        "words": word_ids,
-        "vectors": vectors,
-        "known": known,
-        "unique": unique_ids,
-        "chars": char_ids,
-        "char_lengths": char_lengths,
-        "lengths": lengths,
-        "segment_lengths": numpy.array([len(s) for s in segments], dtype="int64"),
-        "gather": None,
-    }
+    batch = FeatureBatch(
+        words=word_ids,
+        vectors=vectors,
+        known=known,
+        unique=unique_ids,
+        chars=char_ids,
+        char_lengths=char_lengths,
+        lengths=lengths,
+        segment_lengths=numpy.array([len(s) for s in segments], dtype="int64"),
+    )
     if any(len(seg.windows) > 1 for seg in segments):
-        batch["gather"] = _stitch_index(segments, width)
+        batch.gather = _stitch_index(segments, width)
     if tags is not None:
         gold = numpy.zeros((len(segments), max(len(s) for s in segments)), dtype="int64")
         for i, seg in enumerate(segments):
             gold[i, : len(seg)] = tags[seg.doc][seg.start : seg.end]
-        batch["tags"] = gold
+        batch.tags = gold
     return batch
 
 

@@ -1,13 +1,16 @@
 """spaCy glue: the `bilstm_crf_ner` pipeline component.
 
-One shared encoder and one CRF head per label set. Every head writes its
-entities to `doc.spans["<name>_<head>"]`; `ents_head` also sets `doc.ents`.
-Each entity's confidence (the CRF's probability of exactly that span) is kept
-with `spacy_bioner.scores.set_score`.
+One shared encoder and one CRF head per label set (corpus). Every head writes
+its entities to `doc.spans["<name>_<head>"]` with their confidences in the
+group's `attrs["scores"]`. `doc.ents` comes from `ents_head`, or from a merge
+of all heads (`merge_heads`); those spans are also `doc.spans["<name>"]`, with
+their scores and, in `attrs["heads"]`, the heads that found each of them.
+
+The label sets live in one place, `cfg["heads"]` ({head: labels}); the torch
+module's heads are built from it, and `add_head`/`reset_head` change both.
 """
-from itertools import islice
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy
 import srsly
@@ -16,17 +19,21 @@ from spacy.pipeline import TrainablePipe
 from spacy.scorer import get_ner_prf
 from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_examples, validate_get_examples
-from spacy.util import registry
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer
 
 from ..integrity import loading_weights, verify_checksums, write_checksums
-from ..model.architectures import DocEntities, Targets, get_shapes, set_shapes
-from ..scores import set_score
+from ..model import bilstm_crf_layer as layer
+from ..model.data_classes import DocEntities, Targets
+from ..model.features import count_vocab
+from .merge import merge_entities
+from .scores import clear_user_data_scores, make_scored_group
 
 # Examples whose reference doc has this user_data key train that head; the
 # multi-corpus reader sets it. `update(head=...)` overrides it.
 HEAD_KEY = "spacy_bioner_head"
+# Docs kept from the training data for the model's shape check.
+INIT_SAMPLE = 10
 
 DEFAULT_MODEL_CONFIG = """
 [model]
@@ -56,6 +63,7 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
         "model": DEFAULT_MODEL,
         "heads": ["default"],
         "ents_head": None,
+        "merge_heads": False,
         "scorer": {"@scorers": "spacy-bioner.boundary_scorer.v1", "spans_key": None},
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
@@ -66,6 +74,7 @@ def make_bilstm_crf_ner(
     model: Model,
     heads: List[str],
     ents_head: Optional[str],
+    merge_heads: bool,
     scorer: Optional[Callable],
 ) -> "BiLSTMCRFNER":
     """Create a BiLSTM-CRF named-entity recognizer.
@@ -73,9 +82,13 @@ def make_bilstm_crf_ner(
     model (Model): A `spacy-bioner.BiLSTMCRF.v1` model.
     heads (List[str]): Names of the output heads, one per label set (corpus).
     ents_head (Optional[str]): The head that sets `doc.ents`; the first if None.
+    merge_heads (bool): Set `doc.ents` from all heads instead: overlapping
+        spans are resolved by highest confidence, then longest span.
     scorer (Optional[Callable]): Scores `doc.ents`: exact, left and right boundaries.
     """
-    return BiLSTMCRFNER(nlp.vocab, model, name, heads=heads, ents_head=ents_head, scorer=scorer)
+    return BiLSTMCRFNER(
+        nlp.vocab, model, name, heads=heads, ents_head=ents_head, merge_heads=merge_heads, scorer=scorer
+    )
 
 
 class BiLSTMCRFNER(TrainablePipe):
@@ -89,6 +102,7 @@ class BiLSTMCRFNER(TrainablePipe):
         *,
         heads: Sequence[str] = ("default",),
         ents_head: Optional[str] = None,
+        merge_heads: bool = False,
         scorer: Optional[Callable] = None,
     ) -> None:
         if not heads:
@@ -102,7 +116,12 @@ class BiLSTMCRFNER(TrainablePipe):
         self.model = model
         self.name = name
         self.scorer = scorer
-        self.cfg: Dict = {"heads": {head: [] for head in heads}, "ents_head": ents_head, "shapes": None}
+        self.cfg: Dict[str, Any] = {
+            "heads": {head: [] for head in heads},
+            "ents_head": ents_head,
+            "merge_heads": bool(merge_heads),
+            "shapes": None,
+        }
 
     @property
     def heads(self) -> List[str]:
@@ -115,16 +134,33 @@ class BiLSTMCRFNER(TrainablePipe):
 
     @property
     def label_sets(self) -> Dict[str, Tuple[str, ...]]:
+        """The labels of every head."""
         return {head: tuple(labels) for head, labels in self.cfg["heads"].items()}
 
+    @property
+    def label_data(self) -> Dict[str, List[str]]:
+        """Labels by head, as `spacy init labels` writes them; `initialize`
+        takes the same dict back as `labels`."""
+        return {head: list(labels) for head, labels in self.cfg["heads"].items()}
+
+    @property
+    def is_initialized(self) -> bool:
+        return bool(self.model.layers)
+
     def spans_key(self, head: str) -> str:
+        """The `doc.spans` key a head writes to."""
         return f"{self.name}_{head}"
 
     def add_label(self, label: str, head: Optional[str] = None) -> int:
-        """Add a label to a head (the `ents_head` by default) before training."""
+        """Add a label to a head (the `ents_head` by default) before training.
+        On an initialized component use `reset_head`, which says plainly that
+        the head's output layer and CRF start again."""
         head = head or self.cfg["ents_head"]
-        if self.model.layers:
-            raise ValueError(f"Cannot add label '{label}': {self.name} is already initialized.")
+        if self.is_initialized:
+            raise ValueError(
+                f"Cannot add label '{label}': {self.name} is already initialized; use "
+                f"reset_head({head!r}, labels) for a fresh output layer with new labels."
+            )
         _check_label(label, f"add_label(head={head!r})")
         labels = self.cfg["heads"][head]
         if label in labels:
@@ -132,6 +168,48 @@ class BiLSTMCRFNER(TrainablePipe):
         labels.append(label)
         labels.sort()
         return 1
+
+    def add_head(self, name: str, labels: Sequence[str]) -> None:
+        """Add a head with its own output layer and CRF. On an initialized
+        component the new head starts from fresh weights; the encoder and the
+        other heads keep theirs.
+
+        name (str): The head's name (its span group is `<component>_<name>`).
+        labels (Sequence[str]): Its entity labels.
+        """
+        if name in self.cfg["heads"]:
+            raise ValueError(f"{self.name} already has a head '{name}'; use reset_head to replace it.")
+        self._set_head(name, labels)
+
+    def reset_head(self, name: str, labels: Optional[Sequence[str]] = None, *, sgd: Optional[Optimizer] = None) -> None:
+        """Give a head a fresh output layer and CRF, for new labels (or its
+        own, for a fresh start). The encoder and the other heads are untouched.
+
+        name (str): An existing head.
+        labels (Optional[Sequence[str]]): The new labels; the head's own if None.
+        sgd (Optional[Optimizer]): An optimizer already used on this component:
+            its moments for the head's old parameters are dropped, so the
+            fresh layer is not pushed by the old layer's momentum.
+        """
+        if name not in self.cfg["heads"]:
+            raise ValueError(f"{self.name} has no head '{name}'; heads are {self.heads}.")
+        self._set_head(name, self.cfg["heads"][name] if labels is None else labels)
+        if sgd is not None and self.is_initialized:
+            shim_id = self.model.layers[0].shims[0].id
+            prefix = f"heads.{name}."
+            for store in (sgd.mom1, sgd.mom2, sgd.averages or {}):
+                for key in [k for k in store if k[0] == shim_id and str(k[1]).startswith(prefix)]:
+                    del store[key]
+
+    def _set_head(self, name: str, labels: Sequence[str]) -> None:
+        labels = sorted(set(labels))
+        if not labels:
+            raise ValueError(f"Head '{name}' needs at least one label.")
+        for label in labels:
+            _check_label(label, f"head {name!r}")
+        self.cfg["heads"][name] = labels
+        if self.is_initialized:
+            layer.put_head(self.model, name, labels)
 
     def predict(self, docs: Iterable[Doc]) -> Dict[str, List[DocEntities]]:
         """Entities of every head for a batch of docs.
@@ -146,20 +224,28 @@ class BiLSTMCRFNER(TrainablePipe):
         return self.model.predict((docs, None))
 
     def set_annotations(self, docs: Iterable[Doc], predictions: Dict[str, List[DocEntities]]) -> None:
-        """Write each head's entities to `doc.spans`, and `ents_head`'s to `doc.ents`."""
-        for head, per_doc in predictions.items():
-            key = self.spans_key(head)
-            for doc, entities in zip(docs, per_doc):
-                spans = []
-                for start, end, label, confidence in entities:
+        """Write each head's entities and scores to its span group, and set
+        `doc.ents` (with their scores in `doc.spans[<name>]`)."""
+        heads = self.heads
+        for i, doc in enumerate(docs):
+            clear_user_data_scores(doc)
+            found: Dict[str, List[Tuple[int, int, str, float]]] = {}
+            for head in heads:
+                entities = []
+                for start, end, label, confidence in predictions[head][i]:
                     start, end = _trim_space(doc, start, end)
                     if start < end:
-                        span = Span(doc, start, end, label=label)
-                        set_score(span, confidence)
-                        spans.append(span)
-                doc.spans[key] = spans
-                if head == self.cfg["ents_head"]:
-                    doc.ents = spans
+                        entities.append((start, end, label, confidence))
+                found[head] = entities
+                spans = [Span(doc, s, e, label=lab) for s, e, lab, _ in entities]
+                key = self.spans_key(head)
+                doc.spans[key] = make_scored_group(doc, key, spans, [c for *_, c in entities], head=head)
+            merged = merge_entities(found, heads if self.cfg["merge_heads"] else [self.cfg["ents_head"]], heads)
+            ents = [Span(doc, s, e, label=lab) for s, e, lab, _, _ in merged]
+            doc.ents = ents
+            doc.spans[self.name] = make_scored_group(
+                doc, self.name, ents, [m[3] for m in merged], heads=[m[4] for m in merged], doc_ents=True
+            )
 
     def update(
         self,
@@ -204,47 +290,132 @@ class BiLSTMCRFNER(TrainablePipe):
         *,
         nlp: Optional[Language] = None,
         labels: Optional[Union[Sequence[str], Dict[str, Sequence[str]]]] = None,
+        init_from: Optional[Union[str, Path]] = None,
+        keep_weights: bool = False,
+        reset_heads: Sequence[str] = (),
     ) -> None:
-        """Take label sets from the examples (or from `labels`: a list for the
-        `ents_head`, or a dict of lists by head), build the lexicons from the
-        examples' words and create the torch module.
+        """Set the label sets and build the model.
+
+        Label sets come from `labels` (a list for the `ents_head`, or a dict
+        of lists by head, as `spacy init labels` writes them), else from the
+        examples routed to each head, else (for a kept head) from the
+        pretrained model. The examples are read in one streaming pass, which
+        also counts the lexicons; only a small sample is kept.
+
+        With `init_from` (a pipeline's path or package name) or
+        `keep_weights` (this component, already trained, e.g. sourced), the
+        pretrained encoder and lexicons are kept, and so is every head of the
+        same name and the same labels; other heads start fresh, as do those
+        in `reset_heads`. Otherwise everything starts from fresh weights.
+
+        init_from (Optional[Union[str, Path]]): A pipeline with a
+            bilstm_crf_ner component (of this name, or its only one).
+        keep_weights (bool): Keep this component's own trained weights.
+        reset_heads (Sequence[str]): Heads that start fresh even if kept.
         """
         validate_get_examples(get_examples, "BiLSTMCRFNER.initialize")
-        examples = list(get_examples())
-        if not examples:
+        pretrained = None
+        if init_from is not None:
+            pretrained = self._pretrained_from(init_from)
+        elif keep_weights and self.is_initialized:
+            pretrained = layer.snapshot(self.model)
+        for head in reset_heads:
+            if head not in self.cfg["heads"]:
+                raise ValueError(f"reset_heads names unknown head '{head}'; heads are {self.heads}.")
+        found: Dict[str, Set[str]] = {head: set() for head in self.heads}
+        sample: List[Doc] = []
+        counts = count_vocab(self._scan(get_examples(), found, sample, with_labels=labels is None))
+        if not sample:
             raise ValueError(f"{self.name}.initialize needs at least one example.")
         if labels is not None:
             if not isinstance(labels, dict):
                 labels = {self.cfg["ents_head"]: labels}
-            for head, head_labels in labels.items():
+            for head in labels:
                 if head not in self.cfg["heads"]:
                     raise ValueError(f"labels for unknown head '{head}'; heads are {self.heads}.")
-                for label in head_labels:
-                    _check_label(label, f"labels[{head!r}]")
-                self.cfg["heads"][head] = sorted(set(head_labels))
+            found = {head: set(labels.get(head, ())) for head in self.heads}
+        kept_heads = []
+        for head in self.heads:
+            head_labels = found[head] | set(self.cfg["heads"][head])
+            old = pretrained["heads"].get(head) if pretrained else None
+            if not head_labels and old is not None:
+                head_labels = set(old[0])
+            for label in head_labels:
+                _check_label(label, f"labels of head {head!r}")
+            self.cfg["heads"][head] = sorted(head_labels)
+            if old is not None and old[0] == self.cfg["heads"][head] and head not in reset_heads:
+                kept_heads.append(head)
+        empty = [head for head, head_labels in self.cfg["heads"].items() if not head_labels]
+        if empty:
+            raise ValueError(f"No labels for head(s) {empty}: give labels= or examples with entities.")
+        # Rebuilding starts from fresh weights, as spaCy does, unless a
+        # pretrained encoder is kept.
+        self.model._layers = []
+        if pretrained is not None:
+            layer.use_lexicons(self.model, pretrained)
         else:
-            found: Dict[str, set] = {head: set() for head in self.heads}
-            for i, eg in enumerate(examples):
+            layer.set_lexicons(self.model, self.vocab, *counts)
+        self.model.initialize(X=(sample, None), Y=self.cfg["heads"])
+        if pretrained is not None:
+            layer.restore(self.model, pretrained, kept_heads)
+        self.cfg["shapes"] = layer.get_shapes(self.model)
+        self.cfg["kept_heads"] = kept_heads if pretrained is not None else []
+
+    def _scan(self, examples: Iterable[Example], found: Dict[str, Set[str]], sample: List[Doc], with_labels: bool) -> Iterator[Doc]:
+        """Stream the predicted docs, collecting labels per head and keeping
+        the first few docs as a sample."""
+        for i, eg in enumerate(examples):
+            if with_labels:
                 head = self._head_of(eg, None)
                 for ent in eg.reference.ents:
                     _check_label(ent.label_, _describe(eg, i))
                     found[head].add(ent.label_)
-            for head, head_labels in found.items():
-                self.cfg["heads"][head] = sorted(head_labels | set(self.cfg["heads"][head]))
-        empty = [head for head, head_labels in self.cfg["heads"].items() if not head_labels]
-        if empty:
-            raise ValueError(f"No labels for head(s) {empty}: give labels= or examples with entities.")
-        # Rebuilding on a re-initialize starts from fresh weights, as spaCy does.
-        self.model._layers = []
-        self.model.attrs["heads"] = {head: list(labels) for head, labels in self.cfg["heads"].items()}
-        self.model.attrs["vectors_size"] = None
-        self.model.initialize(X=([eg.predicted for eg in examples], None))
-        self.cfg["shapes"] = get_shapes(self.model)
+            if len(sample) < INIT_SAMPLE and len(eg.predicted):
+                sample.append(eg.predicted)
+            yield eg.predicted
 
-    def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, object]:
-        if self.scorer is None:
-            return get_ner_prf(examples)
-        return self.scorer(examples, **kwargs)
+    def _pretrained_from(self, init_from: Union[str, Path]) -> Dict[str, Any]:
+        """A snapshot of the bilstm_crf_ner of another pipeline."""
+        import spacy
+
+        source = spacy.load(init_from)
+        names = [name for name, pipe in source.pipeline if isinstance(pipe, BiLSTMCRFNER)]
+        name = self.name if self.name in names else (names[0] if len(names) == 1 else None)
+        if name is None:
+            raise ValueError(f"init_from: {init_from} has no single bilstm_crf_ner component (found {names}).")
+        pretrained = layer.snapshot(source.get_pipe(name).model)
+        size = pretrained["vectors_size"]
+        if size and self.vocab.vectors.shape[1] != size:
+            raise ValueError(
+                f"init_from: {init_from} was trained with {size}-d static vectors, but this pipeline's "
+                f"vocab has vectors of shape {self.vocab.vectors.shape}; set [initialize] vectors to "
+                f"the same vectors."
+            )
+        return pretrained
+
+    def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
+        """Score `doc.ents` against the examples of `ents_head` (all examples
+        when there is one head), and with several heads each head's span
+        group against its own examples: `ents_p/r/f_<head>`. Select the best
+        model by a head, or by the mean of heads, with `score_weights`."""
+        examples = list(examples)
+        scorer = self.scorer or (lambda egs, **kw: get_ner_prf(egs))
+        if len(self.cfg["heads"]) == 1:
+            return scorer(examples, **kwargs)
+        from ..evaluation.scorer import make_boundary_scorer
+
+        by_head: Dict[str, List[Example]] = {head: [] for head in self.heads}
+        for eg in examples:
+            by_head[self._head_of(eg, None)].append(eg)
+        results: Dict[str, Any] = {}
+        if by_head[self.cfg["ents_head"]]:
+            results.update(scorer(by_head[self.cfg["ents_head"]], **kwargs))
+        for head, egs in by_head.items():
+            if egs:
+                head_scores = make_boundary_scorer(spans_key=self.spans_key(head))(egs)
+                for key in ("ents_p", "ents_r", "ents_f"):
+                    results[f"{key}_{head}"] = head_scores[key]
+        return results
 
     def to_bytes(self, *, exclude=tuple()) -> bytes:
         self._require_initialized()
@@ -269,11 +440,14 @@ class BiLSTMCRFNER(TrainablePipe):
             return super().from_disk(path, exclude=exclude)
 
     def _rebuild(self) -> None:
-        """Build the torch module from the shapes in cfg, so that the weights
-        can be loaded into it."""
+        """Build the torch module from the label sets and shapes in cfg, so
+        that the weights can be loaded into it."""
         shapes = self.cfg.get("shapes")
         if not shapes:
             raise ValueError(f"Cannot load {self.name}: its cfg has no shapes (was it initialized?).")
+        # Models saved before the label sets had one home kept a copy here.
+        shapes.pop("heads", None)
+        self.cfg.setdefault("merge_heads", False)
         vectors_size = shapes["vectors_size"]
         if vectors_size and self.vocab.vectors.shape[1] != vectors_size:
             raise ValueError(
@@ -281,11 +455,11 @@ class BiLSTMCRFNER(TrainablePipe):
                 f"has vectors of shape {self.vocab.vectors.shape}."
             )
         self.model._layers = []
-        set_shapes(self.model, **shapes)
-        self.model.initialize()
+        layer.set_shapes(self.model, **shapes)
+        self.model.initialize(Y=self.cfg["heads"])
 
     def _require_initialized(self) -> None:
-        if not self.model.layers:
+        if not self.is_initialized:
             raise ValueError(
                 f"The '{self.name}' component is not initialized: call nlp.initialize() "
                 f"(or train it with `spacy train`) before using it."

@@ -1,4 +1,5 @@
-"""The resumable experiment grid: one step per (variant, corpus, seed).
+"""The resumable experiment grid: one step per (variant, corpus, seed), and
+for multi-task variants per (variant, corpus, partner, seed).
 
 A step trains with `spacy train` (a subprocess, so a step can be killed at
 any point), evaluates the best model on its own test split (exact boundary)
@@ -10,8 +11,14 @@ Both files are written atomically, so a file that exists is complete.
 
 Variants (config overrides) and groups (corpus lists) are read from the
 `vars` of project.yml, so the grid and `spacy project run` share one
-definition.
+definition. A variant listed in `vars.variant_configs` trains with that
+config instead of `vars.config`; a variant in `vars.multitask_variants`
+trains its corpus together with each partner corpus of its group (two heads,
+`configs/multitask.cfg`), writes `results/<variant>/<corpus>+<partner>/seed<k>.json`,
+and is scored out-of-corpus on the group's corpora that are neither.
+Every metrics file records the config's sha256 and the variant's overrides.
 """
+import hashlib
 import datetime
 import hashlib
 import json
@@ -65,10 +72,16 @@ class Step:
     corpus: str
     seed: int
     group: str
+    partner: Optional[str] = None
+
+    @property
+    def folder(self) -> str:
+        """The step's folder under results/ and training/ (below the variant)."""
+        return self.corpus if self.partner is None else f"{self.corpus}+{self.partner}"
 
     @property
     def name(self) -> str:
-        return f"{self.variant}/{self.corpus}/seed{self.seed}"
+        return f"{self.variant}/{self.folder}/seed{self.seed}"
 
 
 @dataclass
@@ -91,6 +104,11 @@ class GridSettings:
     gpu_id: int = -1
     training_overrides: List[str] = field(default_factory=list)
     label_map: str = "default"
+    variant_configs: Dict[str, Path] = field(default_factory=dict)
+    multitask_variants: List[str] = field(default_factory=list)
+
+    def config_of(self, variant: str) -> Path:
+        return self.variant_configs.get(variant, self.config)
 
     def path(self, p: Path) -> Path:
         return p if p.is_absolute() else self.project_dir / p
@@ -99,10 +117,10 @@ class GridSettings:
         return self.corpora_dir / corpus / f"{split}.tsv"
 
     def train_dir(self, step: Step) -> Path:
-        return self.training_dir / step.variant / step.corpus / f"seed{step.seed}"
+        return self.training_dir / step.variant / step.folder / f"seed{step.seed}"
 
     def metrics_path(self, step: Step) -> Path:
-        return self.results_dir / step.variant / step.corpus / f"seed{step.seed}.json"
+        return self.results_dir / step.variant / step.folder / f"seed{step.seed}.json"
 
 
 def split_words(value: Any) -> List[str]:
@@ -169,6 +187,8 @@ def load_settings(project_dir: Path, overrides: Optional[Dict[str, Any]] = None)
         gpu_id=int(v.get("gpu_id", -1)),
         training_overrides=training_overrides,
         label_map=str(v.get("label_map", "default")),
+        variant_configs={name: Path(path) for name, path in (v.get("variant_configs") or {}).items()},
+        multitask_variants=split_words(v.get("multitask_variants")),
     )
 
 
@@ -182,7 +202,8 @@ def plan_steps(
     """List the steps of the grid in the order they run.
 
     Seeds are the outer loop, so a session stopped half-way has one full
-    seed over every corpus rather than three seeds of one corpus.
+    seed over every corpus rather than three seeds of one corpus. A
+    multi-task variant has a step per partner corpus of the group.
     """
     if variant not in settings.variants:
         raise ValueError(f"Unknown variant '{variant}'; project.yml has {sorted(settings.variants)}")
@@ -192,7 +213,13 @@ def plan_steps(
             if group not in settings.groups:
                 raise ValueError(f"Unknown group '{group}'; project.yml has {sorted(settings.groups)}")
             for corpus in settings.groups[group]:
-                if not corpora or corpus in corpora:
+                if corpora and corpus not in corpora:
+                    continue
+                if variant in settings.multitask_variants:
+                    for partner in settings.groups[group]:
+                        if partner != corpus:
+                            steps.append(Step(variant, corpus, seed, group, partner))
+                else:
                     steps.append(Step(variant, corpus, seed, group))
     return steps
 
@@ -200,10 +227,17 @@ def plan_steps(
 def train_command(settings: GridSettings, step: Step) -> List[str]:
     """The exact `spacy train` command of a step."""
     cmd = [
-        sys.executable, "-m", "spacy", "train", str(settings.config),
+        sys.executable, "-m", "spacy", "train", str(settings.config_of(step.variant)),
         "--output", str(settings.train_dir(step)),
         "--paths.train", str(settings.split(step.corpus, "train")),
         "--paths.dev", str(settings.split(step.corpus, "dev")),
+    ]
+    if step.partner is not None:
+        cmd += [
+            "--paths.partner_train", str(settings.split(step.partner, "train")),
+            "--paths.partner_dev", str(settings.split(step.partner, "dev")),
+        ]
+    cmd += [
         "--training.seed", str(step.seed),
         "--system.seed", str(step.seed),
         "--gpu-id", str(settings.gpu_id),
@@ -350,6 +384,19 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
+def recipe(settings: GridSettings, step: Step) -> Dict[str, Any]:
+    """What a step was trained with: the config file and its sha256, and the
+    variant's overrides, so that runs of an edited config are told apart."""
+    config = settings.config_of(step.variant)
+    path = settings.path(config)
+    return {
+        "config": str(config),
+        "config_sha256": hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None,
+        "overrides": settings.variants[step.variant] + settings.training_overrides,
+        "partner": step.partner,
+    }
+
+
 def evaluate_step(settings: GridSettings, step: Step, training: Dict[str, Any], evaluator: Evaluator) -> Dict[str, Any]:
     """Score a trained step in-corpus and out-of-corpus; write its metrics."""
     model = settings.train_dir(step) / "model-best"
@@ -359,7 +406,7 @@ def evaluate_step(settings: GridSettings, step: Step, training: Dict[str, Any], 
     commands.append(in_corpus.pop("command", None))
     out_of_corpus = {}
     for other in settings.groups[step.group]:
-        if other == step.corpus:
+        if other in (step.corpus, step.partner):
             continue
         scores = evaluator(model, settings.split(other, "test"), "right", True)
         commands.append(scores.pop("command", None))
@@ -371,10 +418,12 @@ def evaluate_step(settings: GridSettings, step: Step, training: Dict[str, Any], 
         "variant": step.variant,
         "corpus": step.corpus,
         "group": step.group,
+        "partner": step.partner,
         "seed": step.seed,
         "in_corpus": {"test": step.corpus, "split": "test", "match": "exact", **in_corpus},
         "out_of_corpus": out_of_corpus,
         "training": training,
+        "recipe": recipe(settings, step),
         "evaluation_commands": [c for c in commands if c],
         "date": _now(),
         "machine": machine_info(settings.gpu_id),

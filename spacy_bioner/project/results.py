@@ -7,6 +7,10 @@ official test split) and out-of-corpus (right-boundary match, harmonized
 types), beside the papers' figures. A cell with no metrics says
 "not yet measured" rather than disappearing, so the report shows what is
 left to run.
+
+Multi-task variants (MTL, MTL+VD) have one run per (corpus, partner, seed):
+their cells in the main tables pool the partners (n = partners × seeds), and
+a table by partner follows.
 """
 import datetime
 import json
@@ -56,6 +60,9 @@ DIFFERENCES = [
     "**Epoch budget.** The papers trained 50 epochs; we stop early on dev F1 (`[training] patience`, "
     "within `max_epochs` from project.yml) and evaluate the best dev checkpoint. Epochs actually run are "
     "in the per-run table.",
+    "**Multi-task partners.** Wang et al. and Giorgi & Bader train one model on several corpora at once; "
+    "our MTL steps pair each corpus with one partner corpus of its group (two heads), and the third corpus "
+    "of the group is the out-of-corpus test set. The in-corpus figure is the corpus's own head on its test split.",
     "**Scoring.** Entity-level micro P/R/F1 with spacy-bioner's scorer (exact for in-corpus; right "
     "boundary and harmonized entity types for out-of-corpus), not the papers' scripts.",
 ]
@@ -203,6 +210,7 @@ def render_results(
         "",
     ]
     out += _tables(inc, ooc, groups, variants)
+    out += _partner_table(metrics, groups, variants)
     for version in superseded_versions(metrics):
         old_inc, old_ooc = collect(metrics, version=version)
         out += ["", f"## Superseded: figures of evaluation v{version}", "",
@@ -238,11 +246,12 @@ def render_results(
         "| variant | corpus | seed | in-corpus P / R / F1 | epochs | train wall time | date | commit |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for m in sorted(metrics, key=lambda m: (m["variant"], m["corpus"], m["seed"])):
+    for m in sorted(metrics, key=lambda m: (m["variant"], m["corpus"], m.get("partner") or "", m["seed"])):
         s, t = m["in_corpus"], m.get("training", {})
         wall = t.get("wall_time_s")
+        corpus = m["corpus"] if not m.get("partner") else f"{m['corpus']} + {m['partner']}"
         out.append(
-            f"| {m['variant']} | {m['corpus']} | {m['seed']} | "
+            f"| {m['variant']} | {corpus} | {m['seed']} | "
             f"{100 * s['precision']:.2f} / {100 * s['recall']:.2f} / {100 * s['f1']:.2f} | "
             f"{t.get('epochs', '?')} | {f'{wall / 60:.1f} min' if wall is not None else '?'} | "
             f"{m.get('date', '?')[:10]} | {((m.get('git') or {}).get('commit') or '?')[:12]} |"
@@ -300,6 +309,28 @@ def _tables(
         ours = f"{gain:+.2f} ({n} of {len(pairs)} pairs)" if gain is not None else NOT_MEASURED
         paper = PAPER_OUT_OF_CORPUS_GAIN.get(v)
         out.append(f"| {lab} | {ours} | {f'{paper:+.2f}' if paper is not None else 'not reported'} |")
+    return out
+
+
+def _partner_table(metrics: List[Dict[str, Any]], groups: Dict[str, List[str]], variants: Sequence[str]) -> List[str]:
+    """Multi-task runs by (corpus, partner): in-corpus and mean out-of-corpus F1."""
+    mtl = [v for v in variants if v.startswith("multitask")]
+    if not mtl:
+        return []
+    out = ["", "## Multi-task runs by partner corpus", "",
+           "In-corpus: exact match on the corpus's test split. Out-of-corpus: right-boundary match on the "
+           "group's corpora that are neither the corpus nor its partner.", "",
+           "| variant | corpus + partner | in-corpus F1 | out-of-corpus F1 |", "|---|---|---|---|"]
+    for v in mtl:
+        for corpora in groups.values():
+            for corpus in corpora:
+                for partner in corpora:
+                    if partner == corpus:
+                        continue
+                    runs = [m for m in metrics if m["variant"] == v and m["corpus"] == corpus and m.get("partner") == partner]
+                    inc = Cell([100 * m["in_corpus"]["f1"] for m in runs])
+                    ooc = Cell([100 * s["f1"] for m in runs for s in m.get("out_of_corpus", {}).values()])
+                    out.append(f"| {VARIANT_LABELS.get(v, v)} | {corpus} + {partner} | {inc.format()} | {ooc.format()} |")
     return out
 
 
