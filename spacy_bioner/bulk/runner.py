@@ -15,7 +15,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from ..files import InputFileError
-from ..scores import get_score
+from ..corpora import jsonl
 from .readers import InputFile, Record, plan_inputs, read_records
 from .workers import workers_die_with_parent
 from .writer import JsonlOutput, OutputFileError
@@ -33,20 +33,12 @@ class Summary:
     first_error: str = ""
 
 
-def doc_to_record(doc: Doc, doc_id: str) -> Dict[str, Any]:
-    """The output line of an annotated document: `doc.ents` and, for
-    components with several heads, every span group, with character offsets
-    into the input text and confidences."""
-
-    def spans(group: Iterable) -> List[Dict[str, Any]]:
-        return [
-            {"start": s.start_char, "end": s.end_char, "label": s.label_, "text": s.text, "score": get_score(s)}
-            for s in group
-        ]
-
-    record: Dict[str, Any] = {"id": doc_id, "entities": spans(doc.ents)}
-    if len(doc.spans) > 1:
-        record["spans"] = {key: spans(group) for key, group in doc.spans.items()}
+def doc_to_record(doc: Doc, doc_id: str, keep_text: bool = True) -> Dict[str, Any]:
+    """The output line of an annotated document (the JSONL corpus record, so
+    `convert --from jsonl` reads it back): `doc.ents` with offsets, labels,
+    confidences and the heads that found them, and every head's span group."""
+    record = jsonl.doc_to_record(doc, doc_id, span_groups=True, keep_text=keep_text)
+    record["id"] = doc_id  # the input record's id, whatever the doc carries
     return record
 
 

@@ -5,9 +5,9 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
-from ..scores import get_score
+from ..pipeline.scores import DOC_ENTS_ATTR, get_heads, get_score
 from .util import (
     CharEntity, ConversionReport, CorpusFormatError, LabelFilter, PathLike, atomic_path,
     doc_from_char_entities, get_doc_id, read_text, set_doc_id,
@@ -83,24 +83,57 @@ def read_jsonl(
     return docs, report
 
 
-def doc_to_record(doc: Doc, default_id: str, spans_key: Optional[str] = None) -> Dict[str, Any]:
-    """The JSON object of a Doc.
+def doc_to_record(
+    doc: Doc,
+    default_id: str,
+    spans_key: Optional[str] = None,
+    *,
+    span_groups: bool = False,
+    keep_text: bool = True,
+) -> Dict[str, Any]:
+    """The JSON object of a Doc: the one record format of `convert --to
+    jsonl`, `annotate` and the web service, read back by `convert --from jsonl`.
+
+    Every entity has character offsets into the text, its label and text,
+    its confidence when one was stored and, for `doc.ents` set by a
+    multi-head component, the heads that found it.
 
     doc (Doc): The Doc.
     default_id (str): The id to use when the Doc has none.
-    spans_key (Optional[str]): Write `doc.spans[spans_key]` instead of doc.ents.
-    RETURNS (Dict[str, Any]): {"id", "text", "entities"}.
+    spans_key (Optional[str]): Write `doc.spans[spans_key]` as "entities"
+        instead of doc.ents.
+    span_groups (bool): Also write every span group (each head's entities)
+        under "spans".
+    keep_text (bool): Write the text, so the record can be read back.
+    RETURNS (Dict[str, Any]): {"id", "text", "entities"[, "spans"]}.
     """
-    entities = []
-    for span in doc.ents if spans_key is None else doc.spans[spans_key]:
-        entity: Dict[str, Any] = {"start": span.start_char, "end": span.end_char, "label": span.label_}
-        score = get_score(span)
+    ents_keys = [k for k, g in doc.spans.items() if g.attrs.get(DOC_ENTS_ATTR)]
+
+    def entity(span: Span, key: Optional[str]) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"start": span.start_char, "end": span.end_char, "label": span.label_, "text": span.text}
+        score = get_score(span, key)
         if score is not None:
-            entity["score"] = score
+            out["score"] = score
         if span.kb_id_:
-            entity["kb_id"] = span.kb_id_
-        entities.append(entity)
-    return {"id": get_doc_id(doc) or default_id, "text": doc.text, "entities": entities}
+            out["kb_id"] = span.kb_id_
+        if key is None:
+            heads = next((h for h in (get_heads(span, k) for k in ents_keys) if h), None)
+            if heads:
+                out["heads"] = heads
+        return out
+
+    group = doc.ents if spans_key is None else doc.spans[spans_key]
+    record: Dict[str, Any] = {"id": get_doc_id(doc) or default_id}
+    if keep_text:
+        record["text"] = doc.text
+    record["entities"] = [entity(span, spans_key) for span in group]
+    if span_groups:
+        record["spans"] = {
+            key: [entity(span, key) for span in spans]
+            for key, spans in doc.spans.items()
+            if not spans.attrs.get(DOC_ENTS_ATTR)
+        }
+    return record
 
 
 def write_jsonl(docs: Iterable[Doc], path: PathLike, *, spans_key: Optional[str] = None) -> Path:
