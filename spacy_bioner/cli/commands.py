@@ -4,5 +4,6 @@ from . import annotate  # noqa: F401
 from . import convert  # noqa: F401
 from . import evaluate  # noqa: F401
 from . import project  # noqa: F401
+from . import serve  # noqa: F401
 from . import silver  # noqa: F401
 from . import vectors  # noqa: F401
