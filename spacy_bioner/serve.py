@@ -31,20 +31,6 @@ def _require():
         raise ImportError("The web service needs FastAPI: pip install \"spacy-bioner[serve]\"") from err
 
 
-def entities_of(doc: Any) -> Dict[str, Any]:
-    """The JSON form of an annotated doc: `doc.ents` and every span group."""
-    from .scores import get_score
-
-    def spans(group: Any) -> List[Dict[str, Any]]:
-        return [{"start": s.start_char, "end": s.end_char, "label": s.label_, "text": s.text, "score": get_score(s)}
-                for s in group]
-
-    out: Dict[str, Any] = {"entities": spans(doc.ents)}
-    if doc.spans:
-        out["spans"] = {key: spans(group) for key, group in doc.spans.items()}
-    return out
-
-
 class BodyLimit:
     """ASGI middleware: answer 413 to a request body over `limit` bytes,
     by its declared length or, for a client that does not declare it (or
@@ -119,6 +105,8 @@ def create_app(
     from fastapi import FastAPI, HTTPException
     from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+    from .corpora.jsonl import doc_to_record
+
     pipeline = spacy.load(nlp) if isinstance(nlp, str) else nlp
     limit = max_body_bytes or (max_texts * max_chars * 4 + 4096)  # UTF-8: up to 4 bytes a character
     name = f"{pipeline.meta.get('lang', 'xx')}_{pipeline.meta.get('name', 'pipeline')}-{pipeline.meta.get('version', '0')}"
@@ -156,7 +144,14 @@ def create_app(
             docs = list(pipeline.pipe(texts, batch_size=batch_size))
         except Exception as err:  # one bad text must not take the service down
             raise HTTPException(status_code=500, detail=f"annotation failed: {type(err).__name__}: {err}")
-        return {"model": name, "documents": [entities_of(doc) for doc in docs]}
+        # The one record format of annotate and convert, without id and text
+        # (the caller has the text; offsets index it).
+        documents = []
+        for doc in docs:
+            record = doc_to_record(doc, "", span_groups=True, keep_text=False)
+            del record["id"]
+            documents.append(record)
+        return {"model": name, "documents": documents}
 
     return app
 

@@ -15,7 +15,10 @@ from typing import Any, BinaryIO, Iterator, List, Optional, Sequence, Tuple, Uni
 
 from ..files import InputFileError, open_binary
 
-FORMATS = ("auto", "jsonl", "pubtator", "text")
+# "text": one document per line; "paragraphs": documents separated by blank
+# lines (hard-wrapped abstracts); "document": the whole file is one document.
+FORMATS = ("auto", "jsonl", "pubtator", "medline", "text", "paragraphs", "document")
+_XML_START = (b"<?xml", b"<!DOCTYPE PubmedArticleSet", b"<PubmedArticleSet")
 # How a PubTator title/abstract line starts: "PMID|t|" or "PMID|a|".
 _PUBTATOR_TEXT = re.compile(rb"^([^|\t\n]+)\|([ta])\|")
 # JSON escapes can spell lone surrogates ("\ud800"): not text, and spaCy's
@@ -39,6 +42,7 @@ class Record:
     line: int
     text: Optional[str] = None
     error: Optional[str] = None
+    deleted: Optional[List[str]] = None  # a MEDLINE <DeleteCitation>: the PMIDs it withdraws
 
 
 @dataclass
@@ -66,6 +70,8 @@ def sniff_format(path: Path) -> Tuple[str, int]:
                     continue
                 if stripped.startswith(b"{"):
                     return "jsonl", n
+                if stripped.startswith(_XML_START):
+                    return "medline", n
                 if _PUBTATOR_TEXT.match(line):
                     return "pubtator", n
                 return "text", n
@@ -79,14 +85,39 @@ def detect_format(path: Path) -> str:
     name (.jsonl, .json, .pubtator), else text. Opening the file here also
     checks that it can be read (a `.gz` that is not gzip fails)."""
     sniffed, _ = sniff_format(path)
-    if sniffed in ("jsonl", "pubtator"):
+    if sniffed in ("jsonl", "pubtator", "medline"):
         return sniffed
     name = path.name[:-3] if path.name.endswith(".gz") else path.name
+    if name.endswith(".xml"):
+        return "medline"
     if name.endswith((".jsonl", ".json")):
         return "jsonl"
     if name.endswith((".pubtator", ".pubtator.txt")):
         return "pubtator"
-    return "text"
+    return "paragraphs" if _has_blank_line_between_text(path) else "text"
+
+
+def _has_blank_line_between_text(path: Path, limit: int = 1 << 20) -> bool:
+    # Plain text with blank lines between its lines holds paragraphs (a
+    # hard-wrapped abstract must not become a document per line); without
+    # any, it is a list of one document per line.
+    seen_text = seen_blank = False
+    read = 0
+    with open_binary(path) as f:
+        try:
+            for line in f:
+                read += len(line)
+                if line.strip():
+                    if seen_blank and seen_text:
+                        return True
+                    seen_text = True
+                elif seen_text:
+                    seen_blank = True
+                if read > limit:
+                    break
+        except (EOFError, OSError, zlib.error):
+            pass
+    return False
 
 
 def resolve_format(path: Path, fmt: str) -> str:
@@ -103,7 +134,7 @@ def resolve_format(path: Path, fmt: str) -> str:
     if fmt == "auto":
         return detect_format(path)
     sniffed, line = sniff_format(path)
-    if sniffed in ("jsonl", "pubtator") and sniffed != fmt:
+    if sniffed in ("jsonl", "pubtator", "medline") and sniffed != fmt:
         raise InputFileError(f"{path}:{line}: looks like {sniffed}, not {fmt} (--format {fmt}); use --format {sniffed} or auto")
     return fmt
 
@@ -138,7 +169,11 @@ def read_records(source: Union[InputFile, Path], fmt: str = "auto") -> Iterator[
     """
     if not isinstance(source, InputFile):
         source = plan_inputs([source], fmt)[0]
-    reader = {"jsonl": _read_jsonl, "pubtator": _read_pubtator, "text": _read_text}[source.fmt]
+    if source.fmt == "medline":
+        yield from _read_medline(source)
+        return
+    reader = {"jsonl": _read_jsonl, "pubtator": _read_pubtator, "text": _read_text,
+              "paragraphs": _read_paragraphs, "document": _read_document}[source.fmt]
     with open_binary(source.path) as f:
         yield from reader(_lines(f, source), source)
 
@@ -300,3 +335,50 @@ def _read_text(lines: Iterator[Tuple[int, bytes]], source: InputFile) -> Iterato
             yield _error(source, n, f"not valid UTF-8 (byte 0x{body[text.start]:02x} at column {text.start + 1})")
         else:
             yield Record(f"{source.source}:{n}", str(source.path), n, text)
+
+
+def _text_record(source: InputFile, line: int, body: bytes) -> Record:
+    text = _decode(body)
+    if isinstance(text, UnicodeDecodeError):
+        return _error(source, line, f"not valid UTF-8 (byte 0x{body[text.start]:02x} at offset {text.start})")
+    return Record(f"{source.source}:{line}", str(source.path), line, text)
+
+
+@_broken_tail
+def _read_paragraphs(lines: Iterator[Tuple[int, bytes]], source: InputFile) -> Iterator[Record]:
+    # Lines up to a blank line are one document, their line breaks kept, so
+    # offsets index the file's own text of that paragraph.
+    body: List[bytes] = []
+    start = 0
+    for n, raw in lines:
+        if raw.strip():
+            if not body:
+                start = n
+            body.append(raw)
+        elif body:
+            yield _text_record(source, start, b"".join(body).rstrip(b"\r\n"))
+            body = []
+    if body:
+        yield _text_record(source, start, b"".join(body).rstrip(b"\r\n"))
+
+
+@_broken_tail
+def _read_document(lines: Iterator[Tuple[int, bytes]], source: InputFile) -> Iterator[Record]:
+    body = b"".join(raw for _, raw in lines)
+    if body.strip():
+        record = _text_record(source, 1, body)
+        record.id = source.source
+        yield record
+
+
+def _read_medline(source: InputFile) -> Iterator[Record]:
+    from ..corpora.medline import read_medline
+
+    for item in read_medline(source.path):
+        doc_id = item.pmid or f"{source.source}:{item.line}"
+        if item.deleted:
+            yield Record(f"{source.source}:{item.line}:delete", str(source.path), item.line, deleted=item.deleted)
+        elif item.error is not None:
+            yield Record(doc_id, str(source.path), item.line, error=item.error)
+        else:
+            yield Record(doc_id, str(source.path), item.line, item.text)

@@ -16,6 +16,7 @@ from spacy.tokens import Doc
 
 from ..files import InputFileError
 from ..corpora import jsonl
+from ..pipeline.sentences import replace_plain_sentencizer
 from .readers import InputFile, Record, plan_inputs, read_records
 from .workers import workers_die_with_parent
 from .writer import JsonlOutput, OutputFileError
@@ -40,6 +41,13 @@ def doc_to_record(doc: Doc, doc_id: str, keep_text: bool = True) -> Dict[str, An
     record = jsonl.doc_to_record(doc, doc_id, span_groups=True, keep_text=keep_text)
     record["id"] = doc_id  # the input record's id, whatever the doc carries
     return record
+
+
+def deletion_record(record: Record) -> Dict[str, Any]:
+    """The output line of a MEDLINE `<DeleteCitation>`: the PMIDs that an
+    update file withdraws. Earlier outputs are not touched (nothing is
+    deleted that this run did not write); consumers apply the list."""
+    return {"id": record.id, "file": record.file, "line": record.line, "deleted": record.deleted}
 
 
 def error_record(record: Record) -> Dict[str, Any]:
@@ -99,6 +107,9 @@ def annotate(
     if n_process < 1:
         raise InputFileError(f"--n-process must be at least 1, not {n_process}")
     output = Path(output)
+    # Pipelines trained with spaCy's plain sentencizer would cut "E. coli"
+    # in raw text; read it as new pipelines do (docs/segmentation.md).
+    replace_plain_sentencizer(nlp)
     planned = plan_inputs(list(inputs), fmt)
     check_output(planned, output)
     writer = JsonlOutput(output, resume=resume)
@@ -113,7 +124,7 @@ def annotate(
                     summary.first_error = summary.first_error or result["error"]
                 else:
                     summary.written += 1
-                    summary.entities += len(result["entities"])
+                    summary.entities += len(result.get("entities", ()))
                 writer.write(result)
                 bar.update(1)
             writer.flush()
@@ -161,7 +172,7 @@ def annotate_chunk(
     n_process (int): Processes for `nlp.pipe`.
     YIELDS (Tuple[Record, Dict[str, Any]]): Record and output line.
     """
-    readable = [r for r in chunk if r.error is None]
+    readable = [r for r in chunk if r.error is None and r.deleted is None]
     results: Dict[int, Dict[str, Any]] = {}
     try:
         docs = nlp.pipe((r.text for r in readable), batch_size=batch_size, n_process=n_process)
@@ -178,4 +189,9 @@ def annotate_chunk(
             except Exception as err:  # noqa: BLE001 - every failure becomes a record
                 record.error = f"{record.file}:{record.line}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
     for record in chunk:
-        yield record, error_record(record) if record.error is not None else results[id(record)]
+        if record.error is not None:
+            yield record, error_record(record)
+        elif record.deleted is not None:
+            yield record, deletion_record(record)
+        else:
+            yield record, results[id(record)]

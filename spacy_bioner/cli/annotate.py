@@ -1,6 +1,7 @@
 """`spacy-bioner annotate`: bulk annotation with progress, resume and error records."""
+from enum import Enum
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import typer
 from wasabi import msg
@@ -9,11 +10,22 @@ from . import app, fail
 from .util import load_pipeline
 
 
+class Backend(str, Enum):
+    """Where sharded annotation runs."""
+
+    local = "local"
+    ray = "ray"
+
+
 @app.command("annotate")
 def annotate_cli(
     model: str = typer.Argument(..., help="Pipeline name or folder"),
-    paths: List[Path] = typer.Argument(..., help="Input files (JSONL, PubTator or text; .gz allowed), then the OUTPUT .jsonl"),
-    fmt: str = typer.Option("auto", "--format", help="auto | jsonl | pubtator | text"),
+    paths: List[Path] = typer.Argument(..., help="Input files (JSONL, PubTator, MEDLINE XML or text; .gz allowed), then the OUTPUT .jsonl (unless --output-dir)"),
+    fmt: str = typer.Option("auto", "--format", help="auto | jsonl | pubtator | medline | text (a document per line) | paragraphs (blank-line separated) | document (one per file)"),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", "-o", help="Sharded output: one .jsonl shard per input file in this folder, each marked complete with a .done file; every PATH is then an input"),
+    backend: Backend = typer.Option(Backend.local, "--backend", help="Sharded output on this machine (local) or on a Ray cluster (ray)"),
+    ray_actors: int = typer.Option(2, "--ray-actors", min=1, help="Ray: actors in the pool, each holding the pipeline"),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray: cluster to join (default RAY_ADDRESS, else a local cluster)"),
     batch_size: int = typer.Option(64, "--batch-size", help="Documents per nlp.pipe batch"),
     n_process: int = typer.Option(1, "--n-process", help="Processes for nlp.pipe"),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip records already in OUTPUT; --no-resume empties OUTPUT first (only annotate's own output)"),
@@ -27,6 +39,11 @@ def annotate_cli(
     from ..bulk.runner import annotate, check_output
     from ..files import InputFileError
 
+    if output_dir is not None:
+        _annotate_sharded(model, paths, output_dir, fmt, batch_size, n_process, progress, backend, ray_actors, ray_address)
+        return
+    if backend != Backend.local:
+        fail("--backend ray writes sharded output: give --output-dir")
     if len(paths) < 2:
         fail("Give at least one input file and then the output .jsonl file.")
     *inputs, output = paths
@@ -54,4 +71,32 @@ def annotate_cli(
     if summary.errors:
         msg.warn(text)
         fail(f"{summary.errors} records could not be annotated; first: {summary.first_error}")
+    msg.good(text)
+
+
+def _annotate_sharded(model: str, inputs: List[Path], output_dir: Path, fmt: str, batch_size: int, n_process: int,
+                      progress: bool, backend: Backend, actors: int, address: Optional[str]) -> None:
+    from ..bulk.shards import annotate_sharded, plan_shards
+    from ..files import InputFileError
+
+    try:
+        if batch_size < 1 or n_process < 1:
+            raise InputFileError(f"--{'batch-size' if batch_size < 1 else 'n-process'} must be at least 1")
+        plan_shards(inputs, output_dir, fmt)
+        if backend == Backend.ray:
+            from ..bulk.ray_backend import annotate_ray
+
+            summary = annotate_ray(model, inputs, output_dir, fmt=fmt, batch_size=batch_size, actors=actors, address=address)
+        else:
+            summary = annotate_sharded(load_pipeline(model), inputs, output_dir, fmt=fmt, batch_size=batch_size,
+                                       n_process=n_process, progress=progress)
+    except (InputFileError, ImportError) as err:
+        fail(str(err))
+    except OSError as err:
+        fail(f"{err.filename or output_dir}: {err.strerror or err}")
+    text = (f"{len(summary.finished)} shard(s) finished, {len(summary.skipped)} already complete: "
+            f"{summary.written} documents ({summary.entities} entities), {summary.errors} error records -> {output_dir}")
+    if summary.errors:
+        msg.warn(text)
+        fail(f"{summary.errors} records could not be annotated (see the error records in {output_dir})")
     msg.good(text)

@@ -114,14 +114,14 @@ def test_species_kept_whole_by_nlp_and_pipe(species_nlp):
 
 
 def test_species_kept_whole_by_annotate(species_nlp, tmp_path):
-    from spacy_bioner.annotate import annotate
+    from spacy_bioner.bulk import annotate
 
     model = tmp_path / "model"
     species_nlp.to_disk(model)
     source = tmp_path / "in.jsonl"
     source.write_text(json.dumps({"id": "a", "text": TEXT}) + "\n", encoding="utf8")
     out = tmp_path / "out.jsonl"
-    annotate(spacy.load(model), [source], out)
+    annotate(spacy.load(model), [source], out, progress=False)
     record = json.loads(out.read_text(encoding="utf8").splitlines()[0])
     found = {TEXT[e["start"]:e["end"]] for e in record["entities"]}
     assert found == {"E . coli", "D . melanogaster", "P . entomophila"}
