@@ -181,6 +181,17 @@ def _freeze_idle_heads(torch_model: Model, head: str) -> None:
                 p.grad = None
 
 
+def drop_encoder_grads(model: Model) -> None:
+    """Leave the shared encoder out of the next optimizer step: the PyTorch
+    shim steps only parameters whose `.grad` is set, and a fresh optimizer
+    has no momentum that could move them anyway."""
+    module = get_module(model)
+    heads = {id(p) for p in module.heads.parameters()}
+    for p in module.parameters():
+        if id(p) not in heads:
+            p.grad = None
+
+
 def _predict(torch_model: Model, heads: List[str], docs, groups, featurize) -> Dict[str, List[DocEntities]]:
     """Decode every group and map segment entities back to doc token offsets."""
     results: Dict[str, List[DocEntities]] = {head: [[] for _ in docs] for head in heads}

@@ -281,6 +281,17 @@ class BiLSTMCRFNER(TrainablePipe):
             self.finish_update(sgd)
         return losses
 
+    def finish_update(self, sgd: Optimizer) -> None:
+        """Step the optimizer (spaCy's `nlp.update` calls this once per batch,
+        after every component's `update`). During the first
+        `freeze_encoder_steps` steps after `initialize`, only the heads move."""
+        updates = getattr(self, "_updates", 0)
+        if updates < self.cfg.get("freeze_encoder_steps", 0):
+            # The shim only steps parameters that have a gradient.
+            layer.drop_encoder_grads(self.model)
+        self._updates = updates + 1
+        super().finish_update(sgd)
+
     def get_loss(self, examples: Iterable[Example], scores) -> Tuple[float, None]:
         raise NotImplementedError("bilstm_crf_ner computes its CRF loss inside the model; use update().")
 
@@ -293,6 +304,7 @@ class BiLSTMCRFNER(TrainablePipe):
         init_from: Optional[Union[str, Path]] = None,
         keep_weights: bool = False,
         reset_heads: Sequence[str] = (),
+        freeze_encoder_steps: int = 0,
     ) -> None:
         """Set the label sets and build the model.
 
@@ -312,6 +324,9 @@ class BiLSTMCRFNER(TrainablePipe):
             bilstm_crf_ner component (of this name, or its only one).
         keep_weights (bool): Keep this component's own trained weights.
         reset_heads (Sequence[str]): Heads that start fresh even if kept.
+        freeze_encoder_steps (int): For this many updates from now, only the
+            heads learn; the shared encoder (embeddings, char and word
+            BiLSTMs) stays as it is (fine-tuning a pretrained encoder).
         """
         validate_get_examples(get_examples, "BiLSTMCRFNER.initialize")
         pretrained = None
@@ -360,6 +375,10 @@ class BiLSTMCRFNER(TrainablePipe):
             layer.restore(self.model, pretrained, kept_heads)
         self.cfg["shapes"] = layer.get_shapes(self.model)
         self.cfg["kept_heads"] = kept_heads if pretrained is not None else []
+        if freeze_encoder_steps < 0:
+            raise ValueError(f"freeze_encoder_steps must be >= 0, not {freeze_encoder_steps}")
+        self.cfg["freeze_encoder_steps"] = int(freeze_encoder_steps)
+        self._updates = 0
 
     def _scan(self, examples: Iterable[Example], found: Dict[str, Set[str]], sample: List[Doc], with_labels: bool) -> Iterator[Doc]:
         """Stream the predicted docs, collecting labels per head and keeping
