@@ -21,10 +21,11 @@ from . import app
 def build_silver_cli(
     inputs: List[Path] = typer.Argument(..., help="JSONL documents (id, text, optional pmid/medline_uid; .gz ok)", exists=True, dir_okay=False),
     output: Path = typer.Option(..., "--output", "-o", help="New folder for the DocBin shards and the report"),
-    tagger: List[str] = typer.Option(..., "--tagger", "-t", help="CLASS:CORPUS=PATH of a tagger trained on CORPUS (repeatable)"),
+    tagger: List[str] = typer.Option([], "--tagger", "-t", help="CLASS:CORPUS=PATH of a tagger trained on CORPUS (repeatable)"),
+    taggers: str = typer.Option("", "--taggers", help="Several taggers in one whitespace-separated string (as project.yml vars give them)"),
     k: int = typer.Option(2, "--k", min=1, help="Taggers of a class that must agree on a mention"),
     agreement: str = typer.Option("exact", "--agreement", help="exact (both boundaries) or right (right boundary)"),
-    leave_out: List[str] = typer.Option([], "--leave-out", help="Corpus no tagger may be trained on (the test corpus of the transfer model; repeatable)"),
+    leave_out: List[str] = typer.Option([], "--leave-out", help="Corpora no tagger may be trained on (the transfer model's out-of-corpus test corpora); repeatable or whitespace-separated"),
     pmid_blacklist: List[Path] = typer.Option([], "--pmid-blacklist", help="File or folder of PMIDs / MEDLINE UIDs to drop (repeatable)"),
     entity_blacklist: List[Path] = typer.Option([], "--entity-blacklist", help="File or folder of single-token entities never kept (repeatable)"),
     per: str = typer.Option("sentence", "--per", help="One silver doc per sentence or per document"),
@@ -41,19 +42,23 @@ def build_silver_cli(
     from ..silver.build import SilverReport, Tagger, build_silver, read_documents, write_silver
 
     try:
-        taggers = [Tagger.parse(spec) for spec in tagger]
+        specs = list(tagger) + taggers.split()
+        if not specs:
+            raise ValueError("Give at least one tagger (--tagger CLASS:CORPUS=PATH)")
+        ensemble = [Tagger.parse(spec) for spec in specs]
+        left_out = [name for value in leave_out for name in value.split()]
         documents = itertools.chain.from_iterable(read_documents(p) for p in inputs)
         if limit:
             documents = itertools.islice(documents, limit)
         report = SilverReport()
         docs = build_silver(
             tqdm(documents, desc="documents", unit="doc", mininterval=10),
-            taggers,
+            ensemble,
             k=k,
             agreement=agreement,
             pmid_blacklist=load_pmid_blacklist(pmid_blacklist),
             entity_blacklist=load_entity_blacklist(entity_blacklist),
-            leave_out=leave_out,
+            leave_out=left_out,
             per=per,
             report=report,
         )
