@@ -60,7 +60,8 @@ def test_compare_says_when_it_pools_corpora(tmp_path):
         for corpus in ("NCBI", "S800"):
             for seed in (0, 1):
                 srsly.write_json(tmp_path / f"{side}-{corpus}-{seed}.json",
-                                 {"in_corpus": {"f1": 0.8 + seed / 10 - shift}, "corpus": corpus, "seed": seed})
+                                 {"in_corpus": {"f1": 0.8 + seed / 10 - shift * (seed + len(corpus))},
+                                  "corpus": corpus, "seed": seed})
     result = runner.invoke(app, ["compare", str(tmp_path / "a-*.json"), "--vs", str(tmp_path / "b-*.json")])
     assert result.exit_code == 0, result.output
     assert "Pooled runs across 2 corpora: NCBI, S800" in result.output
