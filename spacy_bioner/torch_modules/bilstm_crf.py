@@ -204,13 +204,22 @@ class BiLSTMCRF(nn.Module):
         mask of real tokens. The encoder runs over at most INFER_TOKENS window
         positions at a time and only K scores per token are kept, so memory
         beyond the batch's inputs is a few floats per token."""
-        per_window: Dict[str, List[Tensor]] = {name: [] for name in names}
+        n_rows, width = batch.words.shape
+        # Allocated once, before the loop: small results kept from every chunk
+        # would sit between the chunks' large freed buffers and keep the
+        # process's heap from shrinking (memory growing with the document).
+        per_window = {
+            name: self.heads[name].output.weight.new_empty((n_rows, width, self.heads[name].output.out_features))
+            for name in names
+        }
+        begin = 0
         for states in self.encoder.chunks(batch, INFER_TOKENS):
             for name in names:
-                per_window[name].append(self.heads[name].emissions(states))
+                per_window[name][begin : begin + states.shape[0]] = self.heads[name].emissions(states)
+            begin += states.shape[0]
         emissions = {}
         for name in names:
-            scores = torch.cat(per_window[name], dim=0)
+            scores = per_window[name]
             if batch.gather is not None:
                 scores = scores.reshape(-1, scores.shape[2])[batch.gather]
             emissions[name] = scores

@@ -59,7 +59,7 @@ def test_json_values_of_the_wrong_type_are_error_records(trained_nlp, tmp_path, 
 
 @pytest.mark.parametrize("mention,field", [
     ("1\t-3\t5\tBRCA1\tGene", "start"), ("1\t13\t18.0\tBRCA1\tGene", "end"), ("1\t1O\t18\tBRCA1\tGene", "start"),
-    ("1\t13\t\tBRCA1\tGene", "end"), ("1\tx\ty\tBRCA1\tGene", "start"),
+    ("1\t13\t\tBRCA1\tGene", "end"), ("1\t+13\t18\tBRCA1\tGene", "start"),
 ])
 def test_pubtator_mentions_with_malformed_offsets_fail(tmp_path, mention, field):
     src = tmp_path / "in.pubtator"
