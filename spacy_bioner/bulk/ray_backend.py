@@ -106,11 +106,16 @@ def annotate_ray(
     try:
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True  # shards are appended in input order
+        # Actors that claim every CPU would leave none for the tasks that
+        # read the inputs, and the pipeline would wait forever: keep a tenth
+        # of the cluster for reading.
+        cpus = float(ray.cluster_resources().get("CPU", 1))
+        actor_cpus = min(1.0, 0.9 * cpus / actors)
         dataset = (
             ray.data.from_items(pending)
-            .flat_map(_records_of)
+            .flat_map(_records_of, num_cpus=min(0.1, 0.1 * cpus))
             .map_batches(_Annotator, fn_constructor_kwargs={"model": str(model), "batch_size": batch_size},
-                         batch_size=batch_size, concurrency=actors, batch_format="numpy")
+                         batch_size=batch_size, concurrency=actors, num_cpus=actor_cpus, batch_format="numpy")
         )
         counts: Dict[str, Counter] = {row["shard"]: Counter() for row in pending}
         inputs_of = {row["shard"]: row["path"] for row in pending}
