@@ -40,6 +40,10 @@ def annotate_cli(
     from ..files import InputFileError
 
     if output_dir is not None:
+        if gpu_id >= 0 and backend == Backend.local:
+            import spacy
+
+            spacy.require_gpu(gpu_id)
         _annotate_sharded(model, paths, output_dir, fmt, batch_size, n_process, progress, backend, ray_actors, ray_address)
         return
     if backend != Backend.local:

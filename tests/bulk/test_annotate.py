@@ -64,7 +64,8 @@ def test_pubtator_text_and_gzip_inputs(trained_nlp, tmp_path):
     text = tmp_path / "docs.txt.gz"
     with gzip.open(text, "wt", encoding="utf8") as f:
         f.write(TEXTS["d1"] + "\n\n" + TEXTS["d2"] + "\n")
-    assert detect_format(pubtator) == "pubtator" and detect_format(text) == "text"
+    # Blank lines between the texts: paragraphs (here one line each).
+    assert detect_format(pubtator) == "pubtator" and detect_format(text) == "paragraphs"
     records = list(read_records(pubtator))
     assert [(r.id, r.text) for r in records] == [("123", "BRCA1 and cancer Loss of PTEN ."), ("456", "Marfan syndrome FBN1 .")]
     out = tmp_path / "out.jsonl"
