@@ -27,11 +27,13 @@ def _main(
 
 
 def fail(problem: Union[str, BaseException]) -> NoReturn:
-    """The one failure path of every command: a one-line `✘ problem` (the
-    first line of a longer message; name the file or field in it), exit 1."""
+    """The one failure path of every command: one line `✘ problem` on stderr
+    (the first line of a longer message; name the file or field in it), exit
+    1. Unlike `msg.fail`, it never wraps the line: "file:line: problem" stays
+    one line that can be grepped from a log."""
     text = str(problem).strip() or type(problem).__name__
-    msg.fail(text.splitlines()[0], exits=1)
-    raise SystemExit(1)  # not reached: msg.fail exits; this tells type checkers
+    typer.echo(f"✘ {text.splitlines()[0]}", err=True)
+    raise typer.Exit(1)
 
 
 def main() -> None:
