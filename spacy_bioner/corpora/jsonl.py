@@ -90,6 +90,7 @@ def doc_to_record(
     *,
     span_groups: bool = False,
     keep_text: bool = True,
+    entity_text: bool = True,
 ) -> Dict[str, Any]:
     """The JSON object of a Doc: the one record format of `convert --to
     jsonl`, `annotate` and the web service, read back by `convert --from jsonl`.
@@ -105,12 +106,17 @@ def doc_to_record(
     span_groups (bool): Also write every span group (each head's entities)
         under "spans".
     keep_text (bool): Write the text, so the record can be read back.
+    entity_text (bool): Give each entity its text too (for readers of
+        annotate's output; the corpus format leaves it out, as the offsets
+        into "text" say it).
     RETURNS (Dict[str, Any]): {"id", "text", "entities"[, "spans"]}.
     """
     ents_keys = [k for k, g in doc.spans.items() if g.attrs.get(DOC_ENTS_ATTR)]
 
     def entity(span: Span, key: Optional[str]) -> Dict[str, Any]:
-        out: Dict[str, Any] = {"start": span.start_char, "end": span.end_char, "label": span.label_, "text": span.text}
+        out: Dict[str, Any] = {"start": span.start_char, "end": span.end_char, "label": span.label_}
+        if entity_text:
+            out["text"] = span.text
         score = get_score(span, key)
         if score is not None:
             out["score"] = score
@@ -147,5 +153,6 @@ def write_jsonl(docs: Iterable[Doc], path: PathLike, *, spans_key: Optional[str]
     with atomic_path(path) as tmp:
         with tmp.open("w", encoding="utf-8", newline="\n") as f:
             for n, doc in enumerate(docs):
-                f.write(json.dumps(doc_to_record(doc, str(n), spans_key), ensure_ascii=False) + "\n")
+                record = doc_to_record(doc, str(n), spans_key, entity_text=False)
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
     return Path(path)

@@ -26,7 +26,8 @@ class FeatureBatch:
     vectors: (W, Tw, Dv) static vectors, or None without vectors.
     known: (W, Tw) bool, False where a word has no vector; None without vectors.
     unique: (W, Tw) index of each token's word in `chars`.
-    chars: (U, L) character ids of the batch's distinct words.
+    chars: (sum of char_lengths,) the character ids of the batch's distinct
+        words, concatenated (no padding to the longest word).
     char_lengths: (U,) word lengths in characters.
     lengths: (W,) window lengths.
     segment_lengths: (S,) segment lengths.

@@ -393,6 +393,7 @@ def recipe(settings: GridSettings, step: Step) -> Dict[str, Any]:
         "config": str(config),
         "config_sha256": hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None,
         "overrides": settings.variants[step.variant] + settings.training_overrides,
+        "vectors": str(settings.vectors) if settings.vectors is not None else None,
         "partner": step.partner,
     }
 
@@ -414,7 +415,6 @@ def evaluate_step(settings: GridSettings, step: Step, training: Dict[str, Any], 
     metrics = {
         "schema": METRICS_SCHEMA,
         "evaluation": {"version": EVAL_VERSION, "protocol": EVAL_PROTOCOL[EVAL_VERSION]},
-        "recipe": recipe(settings, step),
         "variant": step.variant,
         "corpus": step.corpus,
         "group": step.group,
@@ -509,17 +509,6 @@ def run_grid(
         status[step.name] = "done"
         worked += 1
     return status
-
-
-def recipe(settings: GridSettings, step: Step) -> Dict[str, Any]:
-    """What a step was trained with: the config file's hash and the
-    overrides, so that results of different recipes are never pooled."""
-    config_text = settings.path(settings.config).read_bytes() if settings.path(settings.config).exists() else b""
-    overrides = settings.training_overrides + settings.variants[step.variant]
-    if settings.vectors is not None:
-        overrides = ["--paths.vectors", str(settings.vectors)] + overrides
-    digest = hashlib.sha256(config_text + "\0".join(overrides).encode("utf8")).hexdigest()
-    return {"config": str(settings.config), "overrides": overrides, "hash": digest[:12]}
 
 
 def eval_version(metrics_path: Path) -> int:

@@ -22,7 +22,7 @@ def test_chunked_inference_equals_one_pass(trained_nlp, monkeypatch):
     batch = build_batch([doc], segments, words=attrs["words"], chars=attrs["chars"])
     module = ner.model.layers[0].shims[0]._model.eval()
     # The tensors the component would pass, converted as it converts them.
-    from spacy_bioner.model.architectures import _convert_inputs
+    from spacy_bioner.model.bridge import convert_inputs as _convert_inputs
 
     args, _ = _convert_inputs(ner.model.layers[0], (batch, None), False)
     token_batch = args.args[0]
@@ -45,6 +45,6 @@ def test_one_very_long_token_does_not_pad_the_batch(trained_nlp):
     segments = segment_docs(docs, attrs["max_length"], attrs["window_context"])
     batch = build_batch(docs, segments, words=attrs["words"], chars=attrs["chars"])
     # Concatenated characters: as many ids as characters, not words x 3000.
-    assert batch["chars"].ndim == 1 and batch["chars"].shape[0] == sum(batch["char_lengths"])
+    assert batch.chars.ndim == 1 and batch.chars.shape[0] == sum(batch.char_lengths)
     long_doc = trained_nlp("x" * 3000 + " and BRCA1 .")
     assert len(long_doc) == 4
