@@ -31,7 +31,7 @@ def test_config_fills_and_round_trips(path):
 def test_config_initializes_and_trains_on_a_tsv_file(path):
     paths = load_config(path)["paths"]
     if "pretrained" in paths:
-        pytest.skip("needs a trained pipeline: tests/training/test_multitask.py trains one and uses this config")
+        pytest.skip("needs a trained pipeline: tests/training/test_multitask.py (add_head.cfg) and test_transfer.py (finetune.cfg) train one and use this config")
     # Every corpus path (multitask.cfg also has partner_train/partner_dev).
     overrides = {f"paths.{key}": str(FIXTURE) for key in paths if key.endswith(("train", "dev"))}
     config = load_config(path, overrides=overrides)
