@@ -20,7 +20,6 @@ annotation style leaks in through the silver labels. Taggers declare the
 corpus they were trained on (`Class:Corpus=path`); `leave_out` refuses
 taggers trained on the named corpora, and the report lists them all.
 """
-import gzip
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin, Span
 
 from ..corpora.labels import harmonize, load_label_map
+from ..files import open_text
 
 PathLike = Union[str, Path]
 AGREEMENTS = ("exact", "right")
@@ -139,8 +139,7 @@ def read_documents(path: PathLike) -> Iterator[Dict[str, Any]]:
     """JSON Lines documents (`id`, `text`, optional `pmid`/`medline_uid`),
     gzip allowed, as in `../shared/corpora/unlabeled/`."""
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf8") as f:
+    with open_text(path) as f:
         for n, line in enumerate(f, start=1):
             if not line.strip():
                 continue

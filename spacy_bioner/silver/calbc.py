@@ -13,17 +13,18 @@ attribute. The file is parsed incrementally, one document at a time, so a
 100k-abstract file needs no more memory than one abstract. The 2018 paper's
 brat release of CALBC is read by `convert --from brat`.
 """
-import gzip
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Dict, Iterator, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Tuple, Union
 
 if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc
 
     from ..corpora.util import ConversionReport
+
+from ..files import open_binary
 
 PathLike = Union[str, Path]
 GROUPS = ("CHED", "DISO", "LIVB", "PRGE")
@@ -80,10 +81,6 @@ def _flatten(element: ET.Element, parts: List[str], entities: List[Tuple[int, in
     return offset
 
 
-def _open(path: Path) -> IO[bytes]:
-    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
-
-
 def read_calbc(path: PathLike) -> Iterator[CalbcDocument]:
     """Stream the documents of a CALBC IeXML file (gzip allowed).
 
@@ -95,7 +92,7 @@ def read_calbc(path: PathLike) -> Iterator[CalbcDocument]:
     path = Path(path)
     count = 0
     open_documents = 0  # document-level elements open around the parser
-    with _open(path) as f:
+    with open_binary(path) as f:
         try:
             for event, element in ET.iterparse(f, events=("start", "end")):
                 if _local(element.tag) not in DOCUMENT_TAGS:
