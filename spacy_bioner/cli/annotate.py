@@ -39,11 +39,11 @@ def annotate_cli(
     from ..bulk.runner import annotate, check_output
     from ..files import InputFileError
 
-    if output_dir is not None:
-        if gpu_id >= 0 and backend == Backend.local:
-            import spacy
+    if gpu_id >= 0 and backend == Backend.local:
+        import spacy
 
-            spacy.require_gpu(gpu_id)
+        spacy.require_gpu(gpu_id)
+    if output_dir is not None:
         _annotate_sharded(model, paths, output_dir, fmt, batch_size, n_process, progress, backend, ray_actors, ray_address)
         return
     if backend != Backend.local:
@@ -52,16 +52,10 @@ def annotate_cli(
         fail("Give at least one input file and then the output .jsonl file.")
     *inputs, output = paths
     try:
-        # Checked before the model loads, so that a typo costs no waiting.
-        if batch_size < 1 or n_process < 1:
-            raise InputFileError(f"--{'batch-size' if batch_size < 1 else 'n-process'} must be at least 1")
+        _check_counts(batch_size, n_process)
         check_output(plan_inputs(inputs, fmt), output)
     except InputFileError as err:
         fail(str(err))
-    if gpu_id >= 0:
-        import spacy
-
-        spacy.require_gpu(gpu_id)
     nlp = load_pipeline(model)
     try:
         summary = annotate(nlp, inputs, output, fmt=fmt, batch_size=batch_size, n_process=n_process,
@@ -84,8 +78,7 @@ def _annotate_sharded(model: str, inputs: List[Path], output_dir: Path, fmt: str
     from ..files import InputFileError
 
     try:
-        if batch_size < 1 or n_process < 1:
-            raise InputFileError(f"--{'batch-size' if batch_size < 1 else 'n-process'} must be at least 1")
+        _check_counts(batch_size, n_process)
         plan_shards(inputs, output_dir, fmt)
         if backend == Backend.ray:
             from ..bulk.ray_backend import annotate_ray
@@ -104,3 +97,11 @@ def _annotate_sharded(model: str, inputs: List[Path], output_dir: Path, fmt: str
         msg.warn(text)
         fail(f"{summary.errors} records could not be annotated (see the error records in {output_dir})")
     msg.good(text)
+
+
+def _check_counts(batch_size: int, n_process: int) -> None:
+    # Checked before the model loads, so that a typo costs no waiting.
+    from ..files import InputFileError
+
+    if batch_size < 1 or n_process < 1:
+        raise InputFileError(f"--{'batch-size' if batch_size < 1 else 'n-process'} must be at least 1")
