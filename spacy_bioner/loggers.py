@@ -4,10 +4,13 @@ only in a terminal.
 spaCy's console logger draws a tqdm bar between evaluations. In a log file or
 a CI job (stdout is not a TTY) the bar is carriage-return noise, and without
 it nothing is printed between evaluations, which can be many minutes apart.
-`spacy-bioner.ProgressLogger.v1` keeps spaCy's table (and its JSONL
-`output_file`) and adds one plain progress line at a steady rate when stdout
-is not a terminal.
+`spacy-bioner.ProgressLogger.v1` keeps spaCy's table and adds one plain
+progress line at a steady rate when stdout is not a terminal. Its JSONL
+`output_file` has spaCy's fields plus the wall seconds since training began
+and the words seen, so that learning curves can be drawn against time
+(`benchmarks/time_to_accuracy.py`).
 """
+import json
 import sys
 import time
 from typing import IO, Any, Callable, Dict, Optional, Tuple
@@ -40,7 +43,8 @@ def progress_logger_v1(
     interval (float): Seconds between progress lines when stdout is not a
         TTY (0 turns them off).
     console_output (bool): Print the evaluation table.
-    output_file (Optional[str]): Also write every evaluation as a JSON line here.
+    output_file (Optional[str]): Also write every evaluation as a JSON line
+        here: epoch, step, score, scores, losses, seconds, words.
     RETURNS (Callable): The logger's setup function, as spaCy expects.
     """
 
@@ -49,9 +53,33 @@ def progress_logger_v1(
         console = console_logger_v3(
             progress_bar="eval" if progress_bar and tty else None,
             console_output=console_output,
-            output_file=output_file,
+            output_file=None,
         )
-        console_step, console_finalize = console(nlp, stdout, stderr)
+        table_step, table_finalize = console(nlp, stdout, stderr)
+        began = time.monotonic()
+        # Line-buffered: a run stopped from outside keeps every evaluation.
+        stream = open(output_file, "w", encoding="utf-8", buffering=1) if output_file else None
+
+        def console_step(info: Optional[Dict[str, Any]]) -> None:
+            table_step(info)
+            if stream is not None and info is not None and info.get("score") is not None:
+                record = {
+                    "epoch": info["epoch"],
+                    "step": info["step"],
+                    "score": float(info["score"]),
+                    "scores": {k: v for k, v in (info.get("other_scores") or {}).items()
+                               if isinstance(v, (int, float))},
+                    "losses": {k: float(v) for k, v in (info.get("losses") or {}).items()},
+                    "seconds": round(time.monotonic() - began, 3),
+                    "words": info.get("words"),
+                }
+                stream.write(json.dumps(record) + "\n")
+
+        def console_finalize() -> None:
+            table_finalize()
+            if stream is not None:
+                stream.close()
+
         if tty or interval <= 0:
             return console_step, console_finalize
         training = nlp.config["training"]

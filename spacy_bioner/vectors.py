@@ -64,10 +64,20 @@ def tokenize_to_file(inputs: Iterable[Path], output: Path, *, lowercase: bool = 
     lowercase (bool): Lowercase the tokens.
     RETURNS (int): Number of tokens written.
     """
+    from .training.readers import CONLL_SUFFIXES
+
     tokenizer = spacy.blank("en").tokenizer
     n_tokens = 0
     with output.open("w", encoding="utf-8") as out:
         for path in inputs:
+            if Path(path).suffix in CONLL_SUFFIXES:
+                # Already tokenized: one sentence per line, labels dropped.
+                for document in parse_conll(Path(path))[0]:
+                    for sentence in document:
+                        words = [row[0].lower() if lowercase else row[0] for row in sentence]
+                        out.write(" ".join(words) + "\n")
+                        n_tokens += len(words)
+                continue
             # Newlines separate paragraphs; windows should not cross them.
             lines = (line for text in iter_texts(Path(path)) for line in text.split("\n"))
             for doc in tokenizer.pipe(line for line in lines if line.strip()):
@@ -101,10 +111,14 @@ def train_word2vec(
     workers: int = 2,
     seed: int = 0,
     lowercase: bool = False,
+    algorithm: str = "word2vec",
+    vocab_from: Optional[List[Path]] = None,
 ) -> Path:
-    """Train skip-gram word2vec with gensim and save a spaCy vectors directory.
+    """Train skip-gram word2vec (or FastText) with gensim and save a spaCy
+    vectors directory.
 
-    inputs (List[Path]): JSONL files with a "text" field, or plain text files (.gz allowed).
+    inputs (List[Path]): JSONL files with a "text" field, plain text files
+        (.gz allowed), or CoNLL/TSV files (their tokens; labels are ignored).
     output_dir (Path): The vectors directory (replaced once complete).
     size (int): Vector width.
     window (int): Context window.
@@ -114,9 +128,19 @@ def train_word2vec(
         not exactly reproducible).
     seed (int): Random seed.
     lowercase (bool): Lowercase the text (the keys are then lowercase).
+    algorithm (str): "word2vec" or "fasttext" (subword-aware: rare words get
+        vectors built from their character n-grams).
+    vocab_from (Optional[List[Path]]): With FastText, CoNLL/TSV files whose
+        words are added to the table with subword vectors even when rarer
+        than `min_count` (give training splits, never test splits).
     RETURNS (Path): The vectors directory.
     """
-    from gensim.models import Word2Vec
+    from gensim.models import FastText, Word2Vec
+
+    if algorithm not in ("word2vec", "fasttext"):
+        raise ValueError(f"algorithm must be 'word2vec' or 'fasttext', not {algorithm!r}")
+    if vocab_from and algorithm != "fasttext":
+        raise ValueError("vocab_from needs algorithm='fasttext' (word2vec has no vectors for unseen words)")
 
     output_dir = Path(output_dir)
     with atomic_path(output_dir, is_dir=True) as tmp:
@@ -126,14 +150,25 @@ def train_word2vec(
         msg.good(f"Tokenized {n_tokens} tokens")
         if not n_tokens:
             raise ValueError(f"No text found in {', '.join(map(str, inputs))}")
-        with _working(f"Training word2vec ({epochs} epochs, {workers} workers)..."):
-            model = Word2Vec(corpus_file=str(token_file), vector_size=size, window=window,
-                             min_count=min_count, epochs=epochs, workers=workers, seed=seed, sg=1)
+        with _working(f"Training {algorithm} ({epochs} epochs, {workers} workers)..."):
+            trainer = FastText if algorithm == "fasttext" else Word2Vec
+            model = trainer(corpus_file=str(token_file), vector_size=size, window=window,
+                            min_count=min_count, epochs=epochs, workers=workers, seed=seed, sg=1)
         token_file.unlink()
         keys = list(model.wv.index_to_key)
         if not keys:
             raise ValueError(f"No word occurs at least min_count={min_count} times")
-        nlp = _vectors_pipeline(keys, model.wv.vectors, name=f"spacy_bioner_w2v_{size}d")
+        data = model.wv.vectors
+        if vocab_from:
+            known = set(keys)
+            extra = sorted(w.lower() if lowercase else w for w in corpus_words(vocab_from))
+            extra = [w for w in dict.fromkeys(extra) if w not in known]
+            if extra:
+                data = numpy.concatenate([data, numpy.stack([model.wv[w] for w in extra])])
+                keys += extra
+            msg.info(f"Added {len(extra)} words of {len(vocab_from)} corpus file(s) with subword vectors")
+        short = "ft" if algorithm == "fasttext" else "w2v"
+        nlp = _vectors_pipeline(keys, data, name=f"spacy_bioner_{short}_{size}d")
         nlp.to_disk(tmp)
         msg.good(f"Trained {len(keys)} vectors of width {size}")
     return output_dir

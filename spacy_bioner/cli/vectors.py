@@ -17,6 +17,13 @@ class Binary(str, Enum):
     no = "no"
 
 
+class Algorithm(str, Enum):
+    """How vectors are trained."""
+
+    word2vec = "word2vec"
+    fasttext = "fasttext"
+
+
 vectors_app = typer.Typer(help="Word vectors as a spaCy vectors directory (for initialize.vectors in a config).",
                           no_args_is_help=True)
 app.add_typer(vectors_app, name="vectors")
@@ -39,17 +46,20 @@ def vectors_train_cli(
     workers: int = typer.Option(2, "--workers", help="Worker threads"),
     seed: int = typer.Option(0, "--seed", help="Random seed"),
     lowercase: bool = typer.Option(False, "--lowercase", help="Lowercase the text"),
+    algorithm: Algorithm = typer.Option(Algorithm.word2vec, "--algorithm", help="word2vec, or fasttext (subword-aware)"),
+    vocab_from: List[Path] = typer.Option([], "--vocab-from", help="FastText: also give vectors to the words of these CoNLL/TSV files (training splits only; repeatable)"),
 ) -> None:
-    """Train word2vec on TEXTS and save a spaCy vectors directory --output."""
+    """Train word2vec or FastText on TEXTS (text, JSONL or CoNLL/TSV files) and save a spaCy vectors directory --output."""
     from ..vectors import train_word2vec
 
-    for path in texts:
+    for path in [*texts, *vocab_from]:
         if not path.is_file():
             fail(f"No such file: {path}")
-    msg.text(f"Training word2vec on {len(texts)} file(s) ({epochs} epochs)...")
+    msg.text(f"Training {algorithm.value} on {len(texts)} file(s) ({epochs} epochs)...")
     try:
         train_word2vec(texts, output, size=size, window=window, min_count=min_count,
-                       epochs=epochs, workers=workers, seed=seed, lowercase=lowercase)
+                       epochs=epochs, workers=workers, seed=seed, lowercase=lowercase,
+                       algorithm=algorithm.value, vocab_from=vocab_from or None)
     except (ValueError, OSError) as err:
         fail(err)
     msg.good(f"Saved vectors to {output}")

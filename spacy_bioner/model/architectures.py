@@ -9,7 +9,7 @@ from .bilstm_crf_layer import InputType, OutputType, forward, init
 from .features import Lexicon
 
 
-@registry.architectures("spacy-bioner.BiLSTMCRF.v1")
+@registry.architectures("spacy-bioner.BiLSTMCRF.v2")
 def build_bilstm_crf(
     char_embed_size: int = 30,
     char_hidden_size: int = 25,
@@ -25,6 +25,10 @@ def build_bilstm_crf(
     max_length: int = 256,
     window_context: int = 32,
     batch_tokens: int = 4096,
+    trainable_words: bool = False,
+    word_dropout: float = 0.0,
+    normalize_digits: bool = False,
+    recurrent_mode: str = "weights",
 ) -> Model[InputType, OutputType]:
     """A BiLSTM-CRF (Lample et al. 2016) with variational dropout.
 
@@ -45,6 +49,17 @@ def build_bilstm_crf(
         sentences are read in overlapping windows, never truncated.
     window_context (int): Tokens of context on each side of a window's core.
     batch_tokens (int): Upper bound on padded tokens per torch call.
+    trainable_words (bool): With static vectors, also learn a word embedding
+        of width `word_size` for the training words seen `word_min_count`
+        times (without vectors that embedding is always used).
+    word_dropout (float): Training-time probability of replacing a token's
+        word vector/embedding with the unknown word's (docs/recipe.md).
+    normalize_digits (bool): Key the trainable word embedding by the
+        lowercase form with every digit replaced by 0, so "IL-2" and "IL-6"
+        share a row; static vectors are looked up unchanged.
+    recurrent_mode (str): "weights" (one recurrent mask per batch on the
+        columns of W_hh, fused kernel) or "exact" (one mask per sequence on
+        h_{t-1}, a loop over time steps); see `torch_modules/lstm.py`.
     RETURNS (Model): The Thinc model; its torch module is built in `init`.
     """
     if max_length <= 2 * window_context:
@@ -61,6 +76,9 @@ def build_bilstm_crf(
         input_dropout=input_dropout,
         output_dropout=output_dropout,
         recurrent_dropout=recurrent_dropout,
+        trainable_words=trainable_words,
+        word_dropout=word_dropout,
+        recurrent_mode=recurrent_mode,
     )
     return Model(
         "bilstm_crf",
@@ -73,9 +91,47 @@ def build_bilstm_crf(
             "max_length": max_length,
             "window_context": window_context,
             "batch_tokens": batch_tokens,
+            "normalize_digits": normalize_digits,
             # Filled by `set_lexicons` or, when loading, `set_shapes`.
             "vectors_size": None,
             "words": Lexicon(),
             "chars": Lexicon(),
         },
+    )
+
+
+@registry.architectures("spacy-bioner.BiLSTMCRF.v1")
+def build_bilstm_crf_v1(
+    char_embed_size: int = 30,
+    char_hidden_size: int = 25,
+    word_size: int = 100,
+    include_static_vectors: bool = True,
+    word_min_count: int = 2,
+    hidden_size: int = 100,
+    depth: int = 2,
+    embed_dropout: float = 0.0,
+    input_dropout: float = 0.3,
+    output_dropout: float = 0.3,
+    recurrent_dropout: float = 0.1,
+    max_length: int = 256,
+    window_context: int = 32,
+    batch_tokens: int = 4096,
+) -> Model[InputType, OutputType]:
+    """The first version (kept so that saved pipelines load): v2 without its
+    recipe options. See `build_bilstm_crf` for the arguments."""
+    return build_bilstm_crf(
+        char_embed_size=char_embed_size,
+        char_hidden_size=char_hidden_size,
+        word_size=word_size,
+        include_static_vectors=include_static_vectors,
+        word_min_count=word_min_count,
+        hidden_size=hidden_size,
+        depth=depth,
+        embed_dropout=embed_dropout,
+        input_dropout=input_dropout,
+        output_dropout=output_dropout,
+        recurrent_dropout=recurrent_dropout,
+        max_length=max_length,
+        window_context=window_context,
+        batch_tokens=batch_tokens,
     )

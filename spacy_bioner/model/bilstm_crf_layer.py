@@ -11,19 +11,20 @@ The label sets are not stored here: the component's `cfg["heads"]` is their
 one source of truth. They reach the torch module through `init`'s `Y` (or
 `add_head`/`reset_head`), and the module's heads are built from them.
 """
+import contextlib
 import os
 import sys
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import srsly
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
-from thinc.api import Model, PyTorchWrapper
+from thinc.api import Model, PyTorchWrapper, xp2torch
 from thinc.model import deserialize_attr, serialize_attr
 
 from .bridge import convert_inputs, convert_outputs
 from .data_classes import DocEntities, Targets
-from .features import Lexicon, build_batch, count_vocab, group_segments, segment_docs
+from .features import Lexicon, build_batch, count_vocab, group_segments, segment_docs, word_key
 
 InputType = Tuple[List[Doc], Optional[Targets]]
 OutputType = Any  # Dict[str, List[DocEntities]] when predicting, a float loss in training
@@ -77,7 +78,15 @@ def set_lexicons(model: Model, vocab: Vocab, word_counts: Dict[str, int], char_c
     use_vectors = model.attrs["include_static_vectors"] and vectors.shape[0] > 0
     model.attrs["vectors_size"] = int(vectors.shape[1]) if use_vectors else 0
     model.attrs["chars"] = Lexicon.from_counts(char_counts)
-    model.attrs["words"] = Lexicon() if use_vectors else Lexicon.from_counts(word_counts, model.attrs["word_min_count"])
+    if use_vectors and not model.attrs["encoder"].get("trainable_words"):
+        model.attrs["words"] = Lexicon()
+        return
+    keyed: Dict[str, int] = {}
+    normalize = model.attrs.get("normalize_digits", False)
+    for text, n in word_counts.items():
+        key = word_key(text, normalize)
+        keyed[key] = keyed.get(key, 0) + n
+    model.attrs["words"] = Lexicon.from_counts(keyed, model.attrs["word_min_count"])
 
 
 def init(model: Model, X: Optional[InputType] = None, Y: Optional[LabelSets] = None) -> None:
@@ -142,7 +151,8 @@ def forward(model: Model, inputs: InputType, is_train: bool) -> Tuple[OutputType
     groups = list(group_segments(segments, attrs["batch_tokens"]))
     # Vectors are read from the vocab at every call, never copied into the model.
     table = docs[0].vocab.vectors.data if docs and attrs["vectors_size"] else None
-    featurize = dict(words=attrs["words"], chars=attrs["chars"], vectors_table=table)
+    featurize = dict(words=attrs["words"], chars=attrs["chars"], vectors_table=table,
+                     normalize_digits=attrs.get("normalize_digits", False))
     torch_model = model.layers[0]
     if targets is None:
         return _predict(torch_model, list(get_module(model).heads), docs, groups, featurize), _no_backprop
@@ -242,3 +252,37 @@ def use_lexicons(model: Model, saved: Dict[str, Any]) -> None:
     `init` builds a module its weights fit."""
     for key in ("vectors_size", "words", "chars"):
         model.attrs[key] = saved[key]
+
+
+@contextlib.contextmanager
+def use_averages(model: Model, params: Optional[Dict[Any, Any]]) -> Iterator[None]:
+    """Run with the optimizer's parameter averages in the torch module.
+
+    Thinc's optimizer keeps the average of a PyTorch parameter under the key
+    (shim id, parameter name), while `PyTorchShim.use_params` looks for keys
+    "pytorch_<id>_<name>", so the averages of `use_averages = true` would
+    never reach the module (spaCy evaluates and saves checkpoints inside
+    `use_params`). Parameters without an average keep their values.
+    """
+    if not params or not model.layers:
+        yield
+        return
+    shim = model.layers[0].shims[0]
+    named = dict(shim._model.named_parameters())
+    found = {name: params[(shim.id, name)] for name in named if (shim.id, name) in params}
+    if not found:
+        with model.use_params(params):
+            yield
+        return
+    import torch
+
+    backup = {name: named[name].detach().clone() for name in found}
+    with torch.no_grad():
+        for name, value in found.items():
+            named[name].copy_(xp2torch(value, device=named[name].device))
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for name, value in backup.items():
+                named[name].copy_(value)

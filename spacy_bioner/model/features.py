@@ -118,9 +118,14 @@ def vector_rows(doc: Doc) -> numpy.ndarray:
     return rows
 
 
-def word_key(text: str) -> str:
-    """The form a trainable word embedding is keyed by."""
-    return text.lower()
+_DIGITS = str.maketrans("123456789", "000000000")
+
+
+def word_key(text: str, normalize_digits: bool = False) -> str:
+    """The form a trainable word embedding is keyed by: lowercase, and with
+    `normalize_digits` every digit replaced by 0."""
+    key = text.lower()
+    return key.translate(_DIGITS) if normalize_digits else key
 
 
 def build_batch(
@@ -131,12 +136,14 @@ def build_batch(
     chars: Lexicon,
     vectors_table: Optional[Any] = None,
     tags: Optional[Sequence[numpy.ndarray]] = None,
+    normalize_digits: bool = False,
 ) -> FeatureBatch:
     """Padded arrays for one group of segments, with `tags` (S, Ts) when
     gold tag ids per doc are given.
 
-    vectors_table: The vocab's vectors (numpy or cupy), or None to use the
-        trainable word embedding; rows are looked up here, per batch.
+    vectors_table: The vocab's vectors (numpy or cupy), or None when the
+        model has none; rows are looked up here, per batch.
+    normalize_digits: How `words` is keyed (see `word_key`).
     """
     use_vectors = vectors_table is not None
     windows = [(seg.doc, w) for seg in segments for w in seg.windows]
@@ -156,7 +163,7 @@ def build_batch(
                 doc_rows[d] = vector_rows(docs[d])
         span = texts[d][start:end]
         lengths[r] = len(span)
-        word_ids[r, : len(span)] = [words.get(word_key(t)) for t in span]
+        word_ids[r, : len(span)] = [words.get(word_key(t, normalize_digits)) for t in span]
         unique_ids[r, : len(span)] = [distinct.setdefault(t, len(distinct)) for t in span]
         if rows is not None:
             rows[r, : len(span)] = doc_rows[d][start:end]
@@ -205,13 +212,13 @@ def _stitch_index(segments: List[Segment], width: int) -> numpy.ndarray:
 
 
 def count_vocab(docs: Iterable[Doc]) -> Tuple[Dict[str, int], Dict[str, int]]:
-    """Counts of word keys and of characters in training docs."""
+    """Counts of token texts and of characters in training docs (the layer
+    keys the texts with `word_key` when it builds its lexicon)."""
     words: Dict[str, int] = {}
     chars: Dict[str, int] = {}
     for doc in docs:
         for token in doc:
-            key = word_key(token.text)
-            words[key] = words.get(key, 0) + 1
+            words[token.text] = words.get(token.text, 0) + 1
             for c in token.text:
                 chars[c] = chars.get(c, 0) + 1
     return words, chars

@@ -292,6 +292,13 @@ class BiLSTMCRFNER(TrainablePipe):
         self._updates = updates + 1
         super().finish_update(sgd)
 
+    def use_params(self, params: Dict) -> Iterator[None]:
+        """Run with the optimizer's parameter averages (`use_averages = true`):
+        spaCy evaluates and saves checkpoints inside this context. A plain
+        generator, as `Language.use_params` drives it with `next()`."""
+        with layer.use_averages(self.model, params):
+            yield
+
     def get_loss(self, examples: Iterable[Example], scores) -> Tuple[float, None]:
         raise NotImplementedError("bilstm_crf_ner computes its CRF loss inside the model; use update().")
 

@@ -96,6 +96,15 @@ class BiLSTMEncoder(nn.Module):
 
     vectors_size (int): Width of static vectors; 0 to use a trainable word
         embedding of `n_words` rows and width `word_size` instead.
+    trainable_words (bool): With static vectors, also concatenate a trainable
+        word embedding (`n_words` rows of width `word_size`), so that words
+        whose frozen vector is poor or missing can still be learned.
+    word_dropout (float): In training, the probability that a token's word
+        vector and word embedding are replaced by the unknown word's, so that
+        the unknown-word representation is trained on every corpus and the
+        model learns to tag from characters and context (Lample et al.
+        replace singletons; this drops any word).
+    recurrent_mode (str): "weights" or "exact" (see `VariationalBiLSTM`).
     """
 
     def __init__(
@@ -113,21 +122,28 @@ class BiLSTMEncoder(nn.Module):
         input_dropout: float,
         output_dropout: float,
         recurrent_dropout: float,
+        trainable_words: bool = False,
+        word_dropout: float = 0.0,
+        recurrent_mode: str = "weights",
     ) -> None:
         super().__init__()
         dropout = dict(
             input_dropout=input_dropout,
             output_dropout=output_dropout,
             recurrent_dropout=recurrent_dropout,
+            recurrent_mode=recurrent_mode,
         )
         self.vectors_size = vectors_size
+        self.word_dropout = word_dropout
+        word_width = 0
         if vectors_size:
             # Words without a vector get this learned vector, not frozen zeros.
             self.unknown_vector = nn.Parameter(torch.zeros(vectors_size))
-            word_width = vectors_size
-        else:
+            word_width += vectors_size
+        self.has_word_embed = not vectors_size or trainable_words
+        if self.has_word_embed:
             self.word_embed = nn.Embedding(n_words, word_size, padding_idx=0)
-            word_width = word_size
+            word_width += word_size
         self.chars = CharEncoder(n_chars, char_embed_size, char_hidden_size, **dropout)
         self.embed_dropout = nn.Dropout(embed_dropout)
         width = word_width + 2 * char_hidden_size
@@ -153,14 +169,24 @@ class BiLSTMEncoder(nn.Module):
 
     def encode_rows(self, batch: TokenBatch, char_states: Tensor, begin: int, end: int) -> Tensor:
         """States (end - begin, Tw, H) of windows [begin, end)."""
+        word_ids = batch.words[begin:end]
+        dropped = None
+        if self.training and self.word_dropout > 0.0:
+            dropped = torch.rand(word_ids.shape, device=word_ids.device) < self.word_dropout
+        parts = []
         if self.vectors_size:
             assert batch.vectors is not None and batch.known is not None
-            known = batch.known[begin:end].unsqueeze(2)
-            words = torch.where(known, batch.vectors[begin:end], self.unknown_vector)
-        else:
-            words = self.word_embed(batch.words[begin:end])
-        chars = char_states[batch.unique[begin:end]]
-        x = self.embed_dropout(torch.cat((words, chars), dim=2))
+            known = batch.known[begin:end]
+            if dropped is not None:
+                known = known & ~dropped
+            parts.append(torch.where(known.unsqueeze(2), batch.vectors[begin:end], self.unknown_vector))
+        if self.has_word_embed:
+            if dropped is not None:
+                # Padding (id 0) stays padding; real words become UNKNOWN (1).
+                word_ids = torch.where(dropped & (word_ids > 0), torch.ones_like(word_ids), word_ids)
+            parts.append(self.word_embed(word_ids))
+        parts.append(char_states[batch.unique[begin:end]])
+        x = self.embed_dropout(torch.cat(parts, dim=2))
         lengths = batch.lengths[begin:end]
         reverse = reverse_index(lengths, x.shape[1])
         for layer in self.layers:

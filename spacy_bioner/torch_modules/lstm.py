@@ -8,11 +8,14 @@ Two choices keep the fused `nn.LSTM` kernel and stay exact:
   tokens. Packed sequences give the same result but their backward pass is
   2.7-3x slower on CPU; `tests/test_torch_modules.py` compares the two.
 * Recurrent dropout: Gal & Ghahramani drop the hidden state h_{t-1} with one
-  mask per sequence, which needs a Python loop over time steps. We instead
-  drop *columns of the hidden-to-hidden weights* with one mask per batch
-  (zeroing column j of W_hh removes h_{t-1}[j] from every gate at every
-  step). It is the same mask at every time step, shared by the sequences of
-  a batch: the accepted approximation that keeps the fused kernel.
+  mask per sequence, which needs a Python loop over time steps. By default
+  (`recurrent_mode="weights"`) we instead drop *columns of the
+  hidden-to-hidden weights* with one mask per batch (zeroing column j of
+  W_hh removes h_{t-1}[j] from every gate at every step). It is the same
+  mask at every time step, shared by the sequences of a batch: the accepted
+  approximation that keeps the fused kernel. `recurrent_mode="exact"` runs
+  the loop with one mask per sequence, to measure what the approximation
+  costs (docs/recipe.md); it is used in training only.
 """
 from typing import Optional
 
@@ -48,7 +51,8 @@ class VariationalBiLSTM(nn.Module):
 
     Dropout rates (active only in training): `input_dropout` and
     `output_dropout` use one mask per sequence, the same at every time step;
-    `recurrent_dropout` masks columns of the hidden-to-hidden weights.
+    `recurrent_dropout` masks columns of the hidden-to-hidden weights
+    (`recurrent_mode="weights"`) or h_{t-1} per sequence (`"exact"`).
     """
 
     def __init__(
@@ -59,8 +63,12 @@ class VariationalBiLSTM(nn.Module):
         input_dropout: float = 0.0,
         output_dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
+        recurrent_mode: str = "weights",
     ) -> None:
         super().__init__()
+        if recurrent_mode not in ("weights", "exact"):
+            raise ValueError(f"recurrent_mode must be 'weights' or 'exact', not {recurrent_mode!r}")
+        self.recurrent_mode = recurrent_mode
         self.hidden_size = hidden_size
         self.input_dropout = input_dropout
         self.output_dropout = output_dropout
@@ -92,7 +100,37 @@ class VariationalBiLSTM(nn.Module):
         if not (self.training and self.recurrent_dropout > 0.0):
             return lstm(x)[0]
         rate = self.recurrent_dropout
+        if self.recurrent_mode == "exact":
+            keep = torch.full((x.shape[0], self.hidden_size), 1.0 - rate, device=x.device, dtype=x.dtype)
+            return lstm_loop(lstm, x, torch.bernoulli(keep) / (1.0 - rate))
         keep = torch.full((self.hidden_size,), 1.0 - rate, device=x.device, dtype=x.dtype)
         columns = torch.bernoulli(keep) / (1.0 - rate)
         weight = lstm.weight_hh_l0 * columns.unsqueeze(0)
         return functional_call(lstm, {"weight_hh_l0": weight}, (x,))[0]
+
+
+def lstm_loop(lstm: nn.LSTM, x: Tensor, h_mask: Optional[Tensor] = None) -> Tensor:
+    """A one-layer, batch-first `nn.LSTM` run step by step, with `h_mask`
+    (B, H) multiplied into h_{t-1} at every step: Gal & Ghahramani's exact
+    recurrent dropout. Without a mask it equals `lstm(x)[0]`.
+
+    lstm (nn.LSTM): Its weights are used (gate order i, f, g, o).
+    x (Tensor): (B, T, D) input.
+    h_mask (Optional[Tensor]): (B, H) mask on the recurrent state.
+    RETURNS (Tensor): (B, T, H) hidden states.
+    """
+    batch, steps, _ = x.shape
+    hidden = lstm.hidden_size
+    # The input projection of every step at once; only h @ W_hh is sequential.
+    gates_x = torch.nn.functional.linear(x, lstm.weight_ih_l0, lstm.bias_ih_l0 + lstm.bias_hh_l0)
+    h = x.new_zeros((batch, hidden))
+    c = x.new_zeros((batch, hidden))
+    outputs = []
+    for t in range(steps):
+        h_in = h if h_mask is None else h * h_mask
+        gates = gates_x[:, t] + h_in @ lstm.weight_hh_l0.t()
+        i, f, g, o = gates.chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        outputs.append(h)
+    return torch.stack(outputs, dim=1) if outputs else x.new_zeros((batch, 0, hidden))

@@ -1,0 +1,140 @@
+"""The learning-recipe options of `spacy-bioner.BiLSTMCRF.v2` (docs/recipe.md):
+each is tested for what it changes and for what it must leave alone."""
+import contextlib
+
+import numpy
+import pytest
+import spacy
+import torch
+from spacy.util import registry
+from thinc.api import Adam
+
+from spacy_bioner.model.features import word_key
+from spacy_bioner.torch_modules.bilstm_crf import BiLSTMEncoder
+from spacy_bioner.torch_modules.lstm import VariationalBiLSTM, lstm_loop, reverse_index
+
+from .conftest import SENTENCES, make_examples, tiny_nlp, train
+
+V2 = "spacy-bioner.BiLSTMCRF.v2"
+
+
+def v2_nlp(**options):
+    nlp = tiny_nlp()
+    config = dict(nlp.get_pipe_config("bilstm_crf_ner"))
+    model = dict(config["model"], **{"@architectures": V2}, **options)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("bilstm_crf_ner", config={**{k: v for k, v in config.items() if k != "factory"}, "model": model})
+    return nlp
+
+
+def test_v1_is_v2_with_defaults():
+    v1 = registry.architectures.get("spacy-bioner.BiLSTMCRF.v1")()
+    v2 = registry.architectures.get(V2)()
+    assert v1.attrs["encoder"] == {k: v for k, v in v2.attrs["encoder"].items()}
+    assert v2.attrs["normalize_digits"] is False
+
+
+def test_word_key_normalizes_digits_only_when_asked():
+    assert word_key("IL-26") == "il-26"
+    assert word_key("IL-26", normalize_digits=True) == "il-00"
+
+
+def test_exact_loop_equals_fused_lstm_without_dropout():
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(5, 4, batch_first=True)
+    x = torch.randn(3, 7, 5)
+    assert torch.allclose(lstm_loop(lstm, x), lstm(x)[0], atol=1e-6)
+
+
+def test_exact_recurrent_mask_is_per_sequence_and_constant_over_time():
+    torch.manual_seed(0)
+    layer = VariationalBiLSTM(6, 8, recurrent_dropout=0.5, recurrent_mode="exact").train()
+    x = torch.randn(64, 5, 6)
+    lengths = torch.full((64,), 5)
+    out = layer(x, lengths, reverse_index(lengths, 5))
+    assert out.shape == (64, 5, 16)
+    # Two identical sequences in one batch get different masks (per sequence),
+    # unlike the weight-column approximation, whose mask the batch shares.
+    same = torch.randn(1, 5, 6).expand(2, 5, 6).contiguous()
+    two = torch.full((2,), 5)
+    differs = any(not torch.allclose(*layer(same, two, reverse_index(two, 5)).unbind(0)) for _ in range(5))
+    assert differs
+    approx = VariationalBiLSTM(6, 8, recurrent_dropout=0.5).train()
+    shared = approx(same, two, reverse_index(two, 5))
+    assert torch.allclose(shared[0], shared[1])
+    with pytest.raises(ValueError, match="recurrent_mode"):
+        VariationalBiLSTM(6, 8, recurrent_mode="loop")
+
+
+def _encoder(**kwargs):
+    config = dict(vectors_size=4, n_words=10, word_size=3, n_chars=10, char_embed_size=3, char_hidden_size=2,
+                  hidden_size=4, depth=1, embed_dropout=0.0, input_dropout=0.0, output_dropout=0.0,
+                  recurrent_dropout=0.0)
+    config.update(kwargs)
+    return BiLSTMEncoder(**config)
+
+
+def test_trainable_words_sit_beside_vectors():
+    assert not hasattr(_encoder(), "word_embed")
+    encoder = _encoder(trainable_words=True)
+    assert encoder.word_embed.weight.shape == (10, 3)
+    assert encoder.layers[0].forward_lstm.input_size == 4 + 3 + 2 * 2
+
+
+def test_word_dropout_replaces_words_by_the_unknown_in_training_only():
+    from spacy_bioner.torch_modules.bilstm_crf import TokenBatch
+
+    torch.manual_seed(0)
+    encoder = _encoder(word_dropout=1.0, trainable_words=True)
+    with torch.no_grad():
+        encoder.unknown_vector.fill_(7.0)
+    seen = {}
+    encoder.layers[0].register_forward_pre_hook(lambda _m, args: seen.__setitem__("x", args[0]))
+    batch = TokenBatch(words=torch.tensor([[2, 3, 0]]), vectors=torch.ones(1, 3, 4),
+                       known=torch.tensor([[True, True, False]]), unique=torch.tensor([[0, 1, 0]]),
+                       chars=torch.tensor([2, 3, 4]), char_lengths=torch.tensor([1, 2]),
+                       lengths=torch.tensor([2]), gather=None, segment_lengths=torch.tensor([2]))
+    encoder.train()(batch)
+    x = seen["x"]
+    assert torch.all(x[0, :2, :4] == 7.0)  # vectors dropped to the unknown vector
+    unknown_row = encoder.word_embed.weight[1]
+    assert torch.allclose(x[0, 0, 4:7], unknown_row) and torch.allclose(x[0, 1, 4:7], unknown_row)
+    encoder.eval()(batch)
+    assert torch.all(seen["x"][0, :2, :4] == 1.0)  # never at prediction time
+
+
+def test_v2_options_train_and_round_trip(tmp_path):
+    nlp = v2_nlp(trainable_words=True, normalize_digits=True, word_dropout=0.1, recurrent_mode="exact",
+                 recurrent_dropout=0.2)
+    rng = numpy.random.default_rng(0)
+    for word in {w for text, _ in SENTENCES for w in text.split()}:
+        nlp.vocab.set_vector(word, rng.normal(size=(8,)).astype("float32"))
+    train(nlp, make_examples(nlp), steps=300)
+    ner = nlp.get_pipe("bilstm_crf_ner")
+    assert len(ner.model.attrs["words"]) > 2  # a word lexicon although there are vectors
+    text = "Mutations in BRCA1 cause hereditary breast cancer ."
+    ents = [(e.text, e.label_) for e in nlp(text).ents]
+    assert ("BRCA1", "Gene") in ents
+    nlp.to_disk(tmp_path / "m")
+    loaded = spacy.load(tmp_path / "m")
+    assert [(e.text, e.label_, e.start) for e in loaded(text).ents] == [(e.text, e.label_, e.start) for e in nlp(text).ents]
+
+
+def test_parameter_averages_reach_the_torch_module():
+    nlp = tiny_nlp()
+    examples = make_examples(nlp)
+    optimizer = nlp.initialize(lambda: examples, sgd=Adam(0.01, use_averages=True))
+    for _ in range(5):
+        nlp.update(examples, sgd=optimizer)
+    ner = nlp.get_pipe("bilstm_crf_ner")
+    module = ner.model.layers[0].shims[0]._model
+    name, param = next(iter(module.named_parameters()))
+    before = param.detach().clone()
+    with nlp.use_params(optimizer.averages):
+        inside = param.detach().clone()
+    with contextlib.contextmanager(ner.use_params)(optimizer.averages):
+        assert torch.equal(param.detach(), inside)
+    assert not torch.equal(inside, before)  # averages differ from the last step's values
+    assert torch.equal(param.detach(), before)  # and are swapped out afterwards
+    shim = ner.model.layers[0].shims[0]
+    assert numpy.allclose(inside.numpy(), numpy.asarray(optimizer.averages[(shim.id, name)]))
