@@ -139,6 +139,28 @@ def summarize(curve: List[Dict[str, Any]], budget: float) -> Dict[str, Any]:
     return summary
 
 
+def markdown_table(report: Dict[str, Any]) -> str:
+    """The report's systems as a Markdown table: seconds to each dev-F1
+    threshold and to spaCy `ner`'s best, best dev F1, test F1, words/s."""
+    systems = report["systems"]
+    ref = systems.get("spacy_ner", {}).get("best_dev_f")
+    head = ["system", *[f"s to {t:.2f}" for t in THRESHOLDS]]
+    if ref is not None:
+        head.append(f"s to spaCy's best ({ref:.3f})")
+    head += ["best dev F1", "test F1 (best ckpt)", "epochs", "train words/s"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    fmt = lambda v: "—" if v is None else (f"{v:.0f}" if isinstance(v, float) else str(v))  # noqa: E731
+    for name, r in systems.items():
+        cells = [f"`{name}`", *[fmt(r[f"seconds_to_{t:.2f}"]) for t in THRESHOLDS]]
+        if ref is not None:
+            cells.append(fmt(next((p["seconds"] for p in r["curve"] if p["dev_f"] >= ref), None)))
+        cells += [f"{r['best_dev_f']:.3f}" if r["best_dev_f"] is not None else "—",
+                  f"{r['test_f_of_best']:.3f}" if r["test_f_of_best"] is not None else "—",
+                  fmt(r["epochs_done"]), fmt(r["train_words_per_s"])]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
 def plot(results: Dict[str, Dict[str, Any]], path: Path, title: str) -> None:
     import matplotlib
 
@@ -230,6 +252,10 @@ def main(
     }
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=1) + "\n")
+    output.with_suffix(".md").write_text(
+        f"# Time to accuracy: {corpus.name}\n\n`{report['command']}`, {report['date']}, {report['machine']}; "
+        f"budget {budget:.0f} s per system, {threads} thread(s) each, dev scored every {eval_frequency} steps "
+        "(wall seconds include the evaluations).\n\n" + markdown_table(report))
     plot(results, output.with_suffix(".png"), f"{corpus.name}: dev F1 against wall time")
 
 

@@ -181,12 +181,14 @@ def cv_run_cli(
 def results_cli(
     output: Path = typer.Option(Path("docs/results.md"), "--output", "-o", help="Markdown file to write"),
     project_dir: Path = typer.Option(Path("."), "--project-dir", help="Folder with project.yml"),
+    var: List[str] = typer.Option([], "--var", help="Override a project var, e.g. results_dir=results/recipe1 (repeatable)"),
 ) -> None:
-    """Write docs/results.md from the grid's metrics files."""
+    """Write docs/results.md from the grid's metrics files (one recipe's folder, vars.results_dir)."""
     from ..project.results import write_results
 
-    settings = _settings(project_dir)
+    settings = _settings(project_dir, var)
     commands = [f"spacy project run {w}" for w in ("baseline", "vd", "mtl", "mtl-vd")] + ["spacy project run results"]
     path = write_results(settings.path(settings.results_dir), settings.path(output),
-                         groups=settings.groups, variants=list(settings.variants), commands=commands)
+                         groups=settings.groups, variants=list(settings.variants), commands=commands,
+                         shown_as=Path(settings.results_dir).as_posix())
     msg.good(f"Wrote {path}")
