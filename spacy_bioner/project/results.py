@@ -16,7 +16,7 @@ import datetime
 import json
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
@@ -74,6 +74,7 @@ class Cell:
 
     values: List[float]
     version: int = CURRENT_EVAL_VERSION
+    seeds: List[Any] = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -130,10 +131,12 @@ def collect(
         v = eval_version(m)
         cell = by_version[("in", m["variant"], m["corpus"])][v]
         cell.values.append(100 * m["in_corpus"]["f1"])
+        cell.seeds.append(m.get("seed"))
         cell.version = v
         for test, scores in m.get("out_of_corpus", {}).items():
             cell = by_version[("out", m["variant"], m["corpus"], test)][v]
             cell.values.append(100 * scores["f1"])
+            cell.seeds.append(m.get("seed"))
             cell.version = v
     inc: Dict[Tuple[str, str], Cell] = {}
     ooc: Dict[Tuple[str, str, str], Cell] = {}
@@ -178,7 +181,26 @@ def _delta(a: Cell, b: Cell) -> str:
         return NOT_MEASURED
     if a.version != b.version:
         return "different evaluations"
-    return f"{b.mean - a.mean:+.2f}"
+    text = f"{b.mean - a.mean:+.2f}"
+    p = _p_value(a, b)
+    return text if p is None else f"{text} (p={p:.2f})"
+
+
+def _p_value(a: Cell, b: Cell) -> Optional[float]:
+    """Two-tailed t-test of two cells: paired by seed when both have the
+    same seeds, else Welch's; None with fewer than 2 runs a side."""
+    if a.n < 2 or b.n < 2:
+        return None
+    from ..evaluation.stats import compare
+
+    paired = None not in a.seeds and sorted(a.seeds) == sorted(b.seeds) and len(set(a.seeds)) == a.n
+    if paired:
+        by_seed = dict(zip(b.seeds, b.values))
+        values_b = [by_seed[seed] for seed in a.seeds]
+        result = compare(a.values, values_b, paired=True)
+    else:
+        result = compare(a.values, b.values, paired=False)
+    return None if result.p_value != result.p_value else result.p_value  # NaN: identical runs
 
 
 def mean_gain(ooc: Dict[Tuple[str, str, str], Cell], pairs: Sequence[Tuple[str, str]], base: str, variant: str) -> Tuple[Optional[float], int]:
@@ -222,6 +244,8 @@ def render_results(
         "Do not edit by hand: re-run the command._",
         "",
         "F1 in percent, mean ± sample standard deviation over seeds (n = number of seeds measured). "
+        "Differences (variant − BL) carry the two-tailed t-test p-value over seeds (paired by seed when "
+        "both cells have the same seeds, else Welch's) once both cells have at least 2 runs. "
         f"Cells marked \"{NOT_MEASURED}\" have no metrics file yet. Figures labelled *paper* are "
         "Giorgi & Bader's (2019), quoted for comparison, not measured here.",
         "",

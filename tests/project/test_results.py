@@ -98,3 +98,25 @@ def test_evaluation_versions_are_never_mixed(tmp_path):
     assert "70.00 (n=1)" in row and "51.00 (n=1, eval v1)" in row and "different evaluations" in row
     old_row = next(line for line in superseded.splitlines() if line.startswith("| species | Linnaeus |"))
     assert "52.00 ± 2.00 (n=3, eval v1)" in old_row and "-1.00" in old_row
+
+
+def test_differences_carry_a_t_test(tmp_path):
+    """Same seeds: paired by seed (a constant gain gives p ~ 0); other seeds: Welch."""
+    from scipy import stats
+
+    results = tmp_path / "results"
+    base, gain = [0.80, 0.84, 0.82], [0.02, 0.021, 0.019]
+    for seed, f1 in enumerate(base):
+        write_metrics(results, "baseline", "NCBI-disease", seed, f1)
+        write_metrics(results, "vd", "NCBI-disease", seed, f1 + gain[seed])
+    for seed, f1 in zip((5, 6), (0.81, 0.86)):
+        write_metrics(results, "vd", "Linnaeus", seed, f1)
+    for seed, f1 in enumerate((0.80, 0.82)):
+        write_metrics(results, "baseline", "Linnaeus", seed, f1)
+    text = write_results(results, tmp_path / "r.md", groups=GROUPS, variants=["baseline", "vd"]).read_text()
+    ncbi = next(line for line in text.splitlines() if line.startswith("| disease | NCBI-disease |"))
+    paired_p = stats.ttest_rel([100 * (b + g) for b, g in zip(base, gain)], [100 * b for b in base]).pvalue
+    assert f"+2.00 (p={paired_p:.2f})" in ncbi and paired_p < 0.01
+    linnaeus = next(line for line in text.splitlines() if line.startswith("| species | Linnaeus |"))
+    welch_p = stats.ttest_ind([81.0, 86.0], [80.0, 82.0], equal_var=False).pvalue
+    assert f"+2.50 (p={welch_p:.2f})" in linnaeus
