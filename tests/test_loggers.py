@@ -61,3 +61,24 @@ def test_tty_gets_spacy_console_logger_only(monkeypatch):
 def test_configs_use_the_progress_logger():
     for path in sorted((ROOT / "configs").glob("*.cfg")):
         assert load_config(path)["training"]["logger"]["@loggers"] == "spacy-bioner.ProgressLogger.v1", path
+
+
+def test_output_file_records_wall_seconds_and_words(monkeypatch, tmp_path):
+    """Each evaluation becomes one JSON line with the seconds since the logger
+    started and the words seen (benchmarks/time_to_accuracy.py reads them);
+    steps without an evaluation write nothing."""
+    import json
+
+    clock = _Clock()
+    monkeypatch.setattr(loggers.time, "monotonic", clock)
+    path = tmp_path / "log.jsonl"
+    out = io.StringIO()
+    setup = registry.loggers.get("spacy-bioner.ProgressLogger.v1")(interval=0, output_file=str(path))
+    log_step, finalize = setup(_nlp(), out, out)
+    for step in range(1, 21):
+        clock.now = step * 2.5
+        log_step({**_info(step), "words": step * 100} if step % 10 == 0 else None)
+    finalize()
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(r["step"], r["seconds"], r["words"], r["score"]) for r in records] == [(10, 25.0, 1000, 0.5), (20, 50.0, 2000, 0.5)]
+    assert records[0]["scores"] == {"ents_f": 0.5}

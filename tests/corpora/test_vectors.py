@@ -33,6 +33,28 @@ def test_train_word2vec_makes_a_vectors_directory(tmp_path):
     assert not list(tmp_path.glob(".vectors*"))  # no temp leftovers
 
 
+def test_train_fasttext_adds_training_words_with_subword_vectors(tmp_path):
+    """FastText on text plus a CoNLL training split: the split's tokens are
+    training text too, and `vocab_from` words rarer than min_count still get
+    a (subword) vector; word2vec refuses `vocab_from`."""
+    import pytest
+
+    text = tmp_path / "text.txt"
+    text.write_text("\n".join(SENTENCES[i % 3] for i in range(30)) + "\n", encoding="utf8")
+    train = tmp_path / "train.tsv"
+    train.write_text("Mutations\tO\nin\tO\nBRCA2\tB-Gene\n.\tO\n\nBRCA1\tB-Gene\nvariants\tO\n", encoding="utf8")
+    out = train_word2vec([text, train], tmp_path / "ft", size=16, epochs=2, min_count=2, workers=1,
+                         algorithm="fasttext", vocab_from=[train])
+    nlp = spacy.load(out)
+    assert nlp.vocab.has_vector("BRCA2") and nlp.vocab.has_vector("variants")  # seen once: added by vocab_from
+    assert nlp.vocab.has_vector("BRCA1") and "ft" in nlp.vocab.vectors.name
+    # Built from its character n-grams: a vector of its own, not a copy or zeros.
+    added = nlp.vocab["BRCA2"].vector
+    assert numpy.abs(added).sum() > 0 and not numpy.allclose(added, nlp.vocab["BRCA1"].vector)
+    with pytest.raises(ValueError, match="fasttext"):
+        train_word2vec([text], tmp_path / "w2v", size=8, epochs=1, workers=1, vocab_from=[train])
+
+
 def test_import_word2vec_text_and_binary_with_pruning(tmp_path, fixtures):
     kv = KeyedVectors(vector_size=3)
     kv.add_vectors(["Aspirin", "ulcers", "unrelated", "il-2"],
