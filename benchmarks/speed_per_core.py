@@ -1,0 +1,279 @@
+"""Speed per core of `bilstm_crf_ner` against spaCy's own `ner`, measured
+fairly (issue #16).
+
+Both pipelines are trained beforehand to convergence with `spacy train`
+(spaCy's `ner` from `spacy init config --pipeline ner --optimize efficiency`
+with static vectors on, ours from `configs/bilstm_crf.cfg`), on the same
+corpus, the same reader and the same vectors. Then, each in its own
+subprocess of this script:
+
+* inference, one thread: both pipelines are loaded in one process and
+  annotate the test texts (raw strings, so tokenization and sentence
+  splitting are included, as an application runs them) in passes that
+  alternate A B A B; the median pass of each counts. Our component computes
+  its confidences (it always does).
+* inference, all cores: spaCy with `nlp.pipe(n_process=N)`, ours with N
+  torch threads and with `n_process=N`, alternated the same way; the faster
+  of ours counts.
+* training, one thread: both pipelines are initialized from their configs
+  in one process and `nlp.update` runs over the same training sentences,
+  passes alternated; tokens/s of the updates (optimizer included, dev
+  evaluations not).
+* peak RSS: one process per system and measurement, so each has its own.
+
+    python benchmarks/speed_per_core.py ../shared/corpora/NCBI-disease \\
+        training/speed/ours/model-best training/speed/spacy_ner/model-best \\
+        --spacy-config training/speed/spacy_ner.cfg --vectors vectors/biomed-w2v \\
+        --output docs/benchmarks/speed_per_core_ncbi_disease.json
+
+Only ratios measured within one process are comparable; absolute tokens/s
+move with whatever else the machine runs. Targets (issue #16): inference
+>= 3x spaCy `ner` per core, >= 2x on all cores; training >= 1.5x per core.
+"""
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+import typer
+
+from speed_helpers import (
+    describe_machine, load_test_texts, peak_rss_mib, single_thread, thread_settings, training_batches,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+OURS_CONFIG = ROOT / "configs" / "bilstm_crf.cfg"
+TARGETS = {"inference_per_core": 3.0, "inference_all_cores": 2.0, "training_per_core": 1.5}
+# spaCy's `ner` config compounds its batch size from 100 to 1,000 words; its
+# steady-state size is used here (larger batches are faster for it).
+SPACY_BATCH_WORDS = 1000
+
+
+def alternate(runs: Dict[str, Callable[[], int]], passes: int) -> Dict[str, Dict[str, Any]]:
+    """Run each callable once per pass, in the same order every pass (A B A B),
+    and return the median tokens/s of each, with every pass kept."""
+    seconds: Dict[str, List[float]] = {name: [] for name in runs}
+    tokens: Dict[str, int] = {}
+    for _ in range(passes):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            tokens[name] = run()
+            seconds[name].append(time.perf_counter() - start)
+    return {
+        name: {
+            "tokens": tokens[name],
+            "median_s": round(statistics.median(seconds[name]), 4),
+            "tok_per_s": round(tokens[name] / statistics.median(seconds[name])),
+            "passes_s": [round(s, 4) for s in seconds[name]],
+        }
+        for name in runs
+    }
+
+
+def _pipe(nlp: Any, texts: List[str], **kwargs: Any) -> Callable[[], int]:
+    return lambda: sum(len(doc) for doc in nlp.pipe(texts, **kwargs))
+
+
+def _init_for_training(config_path: Path, corpus: Path, vectors: Optional[Path]) -> Any:
+    from spacy.training.initialize import init_nlp
+    from spacy.util import load_config
+
+    overrides = {"paths.train": str(corpus / "train.tsv"), "paths.dev": str(corpus / "dev.tsv"),
+                 "paths.vectors": str(vectors) if vectors else None}
+    return init_nlp(load_config(config_path, overrides=overrides, interpolate=False))
+
+
+def _updates(nlp: Any, batches: List[List[Any]], optimizer: Any) -> Callable[[], int]:
+    n_tokens = sum(len(eg.reference) for batch in batches for eg in batch)
+
+    def run() -> int:
+        for batch in batches:
+            nlp.update(batch, sgd=optimizer)
+        return n_tokens
+
+    return run
+
+
+def measure(mode: str, args: Dict[str, Any]) -> Dict[str, Any]:
+    """One measurement, run in a fresh subprocess (see `main`)."""
+    corpus = Path(args["corpus"])
+    passes = args["passes"]
+    if mode != "infer_all":
+        single_thread()
+    import spacy
+
+    if mode == "infer_one":
+        nlps = {"bilstm_crf_ner": spacy.load(args["ours"]), "spacy_ner": spacy.load(args["spacy"])}
+        texts = load_test_texts(corpus / "test.tsv", nlps["spacy_ner"])
+        for nlp in nlps.values():
+            list(nlp.pipe(texts[:200]))  # warm-up
+        result = alternate({name: _pipe(nlp, texts, batch_size=args["batch_size"]) for name, nlp in nlps.items()}, passes)
+    elif mode == "infer_all":
+        import torch
+
+        n = args["n_process"]
+        torch.set_num_threads(n)
+        ours, ref = spacy.load(args["ours"]), spacy.load(args["spacy"])
+        texts = load_test_texts(corpus / "test.tsv", ref)
+        list(ours.pipe(texts[:200]))
+        list(ref.pipe(texts[:200]))
+        result = alternate({
+            f"bilstm_crf_ner ({n} threads)": _pipe(ours, texts, batch_size=args["batch_size"]),
+            f"bilstm_crf_ner (n_process={n})": _pipe(ours, texts, batch_size=args["batch_size"], n_process=n),
+            f"spacy_ner (n_process={n})": _pipe(ref, texts, batch_size=args["batch_size"], n_process=n),
+        }, passes)
+    elif mode == "train_one":
+        nlps = {
+            "bilstm_crf_ner": _init_for_training(OURS_CONFIG, corpus, args["vectors"]),
+            "spacy_ner": _init_for_training(Path(args["spacy_config"]), corpus, args["vectors"]),
+        }
+        runs = {}
+        for name, nlp in nlps.items():
+            words = SPACY_BATCH_WORDS if name == "spacy_ner" else 0
+            batches, optimizer = training_batches(nlp, corpus / "train.tsv", args["train_sentences"], words)
+            runs[name] = _updates(nlp, batches, optimizer)
+        result = alternate(runs, passes)
+    elif mode.startswith("rss_"):
+        # rss_<infer|train>_<system>: one system alone, one pass, its peak RSS.
+        _, what, system = mode.split("_", 2)
+        if what == "infer":
+            nlp = spacy.load(args["ours"] if system == "bilstm_crf_ner" else args["spacy"])
+            _pipe(nlp, load_test_texts(corpus / "test.tsv", nlp), batch_size=args["batch_size"])()
+        else:
+            config = OURS_CONFIG if system == "bilstm_crf_ner" else Path(args["spacy_config"])
+            nlp = _init_for_training(config, corpus, args["vectors"])
+            words = SPACY_BATCH_WORDS if system == "spacy_ner" else 0
+            _updates(nlp, *training_batches(nlp, corpus / "train.tsv", args["train_sentences"], words))()
+        result = {}
+    else:
+        raise ValueError(f"unknown mode {mode!r}")
+    return {"result": result, "peak_rss_mib": round(peak_rss_mib()), "threads": thread_settings()}
+
+
+def run_mode(mode: str, args: Dict[str, Any], threads: int) -> Dict[str, Any]:
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
+               OPENBLAS_NUM_THREADS=str(threads))
+    proc = subprocess.run([sys.executable, __file__, "--mode", mode, "--mode-args", json.dumps(args)],
+                          check=True, cwd=ROOT, env=env, capture_output=True, text=True)
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(mode, json.dumps(out), file=sys.stderr, flush=True)
+    return out
+
+
+def dev_f(model: Path) -> Optional[float]:
+    meta = json.loads((model / "meta.json").read_text())
+    return meta.get("performance", {}).get("ents_f")
+
+
+def markdown(report: Dict[str, Any]) -> str:
+    s = report["systems"]
+    r = report["ratios"]
+    best_all = report["ours_all_cores_best"]
+    n = report["n_process"]
+    lines = [
+        f"# Speed per core: bilstm_crf_ner vs spaCy ner ({report['corpus']})\n",
+        f"`{report['command']}`\n",
+        f"{report['date']}; {report['machine']}. Per-core rows: one process, both pipelines, "
+        f"1 thread (OMP/MKL/OpenBLAS = 1, torch.set_num_threads(1)), {report['passes']} passes alternated "
+        f"A B A B, median pass. All-core rows: {n} processes or threads, alternated the same way. "
+        f"Test texts: {s['bilstm_crf_ner']['infer_tokens']:,} tokens, tokenization included. "
+        f"Training: `nlp.update` over {report['train_sentences']} training sentences per pass "
+        f"(optimizer included, no dev evaluation); ours in batches of its config, spaCy in batches of "
+        f"{SPACY_BATCH_WORDS} words. Peak RSS: each system alone in its own process.\n",
+        "| system | dev F1 (model used) | inference tok/s, 1 thread | inference tok/s, all cores | "
+        "training tok/s, 1 thread | inference peak RSS MiB (1 thread) | training peak RSS MiB |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, v in s.items():
+        lines.append(
+            f"| {name} | {v['dev_ents_f']:.3f} | {v['infer_tok_per_s_1']:,} | {v['infer_tok_per_s_all']:,} "
+            f"({v['infer_all_how']}) | {v['train_tok_per_s_1']:,} | {v['infer_peak_rss_mib']} | {v['train_peak_rss_mib']} |"
+        )
+    lines += [
+        "",
+        f"Ratios (ours / spaCy ner): inference per core **{r['inference_per_core']}x** (target 3x), "
+        f"all cores **{r['inference_all_cores']}x** (target 2x, ours as {best_all}), "
+        f"training per core **{r['training_per_core']}x** (target 1.5x).",
+        "",
+        "All-core passes (median tok/s): "
+        + ", ".join(f"{k}: {v['tok_per_s']:,}" for k, v in report["raw"]["infer_all"]["result"].items()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(
+    corpus: Path = typer.Argument(..., help="Folder with train.tsv, dev.tsv, test.tsv"),
+    ours: Path = typer.Argument(..., help="Trained bilstm_crf_ner pipeline"),
+    spacy_model: Path = typer.Argument(..., help="Trained spaCy ner pipeline"),
+    spacy_config: Path = typer.Option(..., help="The config spaCy's ner was trained with"),
+    vectors: Optional[Path] = typer.Option(None, help="Vectors both were trained with (for the training passes)"),
+    passes: int = typer.Option(7, help="Passes per system (median counts; at least 5)"),
+    n_process: int = typer.Option(os.cpu_count() or 1, help="Processes/threads for the all-core rows"),
+    batch_size: int = typer.Option(256, help="nlp.pipe batch size, the same for both"),
+    train_sentences: int = typer.Option(1000, help="Training sentences per training pass"),
+    output: Path = typer.Option(Path("docs/benchmarks/speed_per_core.json"), help="JSON; a .md is written beside it"),
+    mode: str = typer.Option("", hidden=True),
+    mode_args: str = typer.Option("", hidden=True),
+) -> None:
+    if mode:
+        print(json.dumps(measure(mode, json.loads(mode_args))))
+        return
+    if passes < 5:
+        raise typer.BadParameter("at least 5 passes")
+    args = {"corpus": str(corpus.resolve()), "ours": str(ours.resolve()), "spacy": str(spacy_model.resolve()),
+            "spacy_config": str(spacy_config.resolve()), "vectors": str(vectors.resolve()) if vectors else None,
+            "passes": passes, "n_process": n_process, "batch_size": batch_size, "train_sentences": train_sentences}
+    raw = {
+        "infer_one": run_mode("infer_one", args, 1),
+        "infer_all": run_mode("infer_all", args, n_process),
+        "train_one": run_mode("train_one", args, 1),
+    }
+    rss = {f"{what}_{system}": run_mode(f"rss_{what}_{system}", args, 1)["peak_rss_mib"]
+           for what in ("infer", "train") for system in ("bilstm_crf_ner", "spacy_ner")}
+    one, every, train = raw["infer_one"]["result"], raw["infer_all"]["result"], raw["train_one"]["result"]
+    ours_all = {k: v for k, v in every.items() if k.startswith("bilstm_crf_ner")}
+    best_all = max(ours_all, key=lambda k: ours_all[k]["tok_per_s"])
+    ref_all = next(k for k in every if k.startswith("spacy_ner"))
+    systems = {}
+    for name, model, all_key in (("bilstm_crf_ner", ours, best_all), ("spacy_ner", spacy_model, ref_all)):
+        systems[name] = {
+            "dev_ents_f": dev_f(model),
+            "infer_tokens": one[name]["tokens"],
+            "infer_tok_per_s_1": one[name]["tok_per_s"],
+            "infer_tok_per_s_all": every[all_key]["tok_per_s"],
+            "infer_all_how": all_key.split(" ", 1)[1].strip("()"),
+            "train_tok_per_s_1": train[name]["tok_per_s"],
+            "infer_peak_rss_mib": rss[f"infer_{name}"],
+            "train_peak_rss_mib": rss[f"train_{name}"],
+        }
+    ratio = lambda key: round(systems["bilstm_crf_ner"][key] / systems["spacy_ner"][key], 2)  # noqa: E731
+    report = {
+        "command": " ".join(["python", "benchmarks/speed_per_core.py", *sys.argv[1:]]),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": describe_machine(),
+        "corpus": corpus.resolve().name,
+        "passes": passes,
+        "n_process": n_process,
+        "batch_size": batch_size,
+        "train_sentences": train_sentences,
+        "systems": systems,
+        "ours_all_cores_best": best_all,
+        "ratios": {"inference_per_core": ratio("infer_tok_per_s_1"), "inference_all_cores": ratio("infer_tok_per_s_all"),
+                   "training_per_core": ratio("train_tok_per_s_1")},
+        "targets": TARGETS,
+        "raw": raw,
+    }
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=1) + "\n")
+    output.with_suffix(".md").write_text(markdown(report))
+    print(markdown(report))
+
+
+if __name__ == "__main__":
+    typer.run(main)
