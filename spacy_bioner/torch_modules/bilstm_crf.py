@@ -262,5 +262,8 @@ class BiLSTMCRF(nn.Module):
             states, mask = self.segment_states(batch)
             return self.heads[head].loss(states, tags, mask)
         names = list(self.heads) if head is None else [head]
-        emissions, mask = self.segment_emissions(batch, names)
-        return {name: self.heads[name].decode_emissions(emissions[name], mask) for name in names}
+        # Prediction runs under no_grad (Thinc's shim); inference mode also
+        # skips autograd's version counters and view tracking on every op.
+        with torch.inference_mode(not torch.is_grad_enabled()):
+            emissions, mask = self.segment_emissions(batch, names)
+            return {name: self.heads[name].decode_emissions(emissions[name], mask) for name in names}
