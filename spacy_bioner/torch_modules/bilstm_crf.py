@@ -73,7 +73,8 @@ class CharEncoder(nn.Module):
             while stop < n_words and sorted_lengths[stop] <= limit:
                 stop += 1
             rows = order[begin:stop]
-            out[rows] = self._encode_padded(chars, offsets[rows], lengths[rows])
+            # (.to: under bfloat16 autocast the LSTM returns bfloat16.)
+            out[rows] = self._encode_padded(chars, offsets[rows], lengths[rows]).to(out.dtype)
             begin = stop
         return out
 
@@ -215,6 +216,11 @@ class BiLSTMCRF(nn.Module):
         self.heads = nn.ModuleDict(
             {name: CRFHead(self.encoder.output_size, labels) for name, labels in heads.items()}
         )
+        # None: predict in the parameters' dtype. torch.bfloat16: run the
+        # LSTMs and linear layers in bfloat16 when predicting (autocast),
+        # which CPUs with AMX or AVX512-BF16 do about 3x faster; the CRF
+        # still decodes float32 scores. A runtime choice, not saved.
+        self.inference_dtype: Optional[torch.dtype] = None
 
     def segment_states(self, batch: TokenBatch) -> Tuple[Tensor, Tensor]:
         """Encoder states per segment (S, Ts, H) and the mask of real tokens."""
@@ -264,6 +270,9 @@ class BiLSTMCRF(nn.Module):
         names = list(self.heads) if head is None else [head]
         # Prediction runs under no_grad (Thinc's shim); inference mode also
         # skips autograd's version counters and view tracking on every op.
+        low = self.inference_dtype
         with torch.inference_mode(not torch.is_grad_enabled()):
-            emissions, mask = self.segment_emissions(batch, names)
+            with torch.autocast(batch.words.device.type, dtype=low, enabled=low is not None):
+                # Scores land in float32 buffers (see `segment_emissions`).
+                emissions, mask = self.segment_emissions(batch, names)
             return {name: self.heads[name].decode_emissions(emissions[name], mask) for name in names}
