@@ -63,6 +63,13 @@ class CharEncoder(nn.Module):
         out = self.embed.weight.new_zeros((n_words, 2 * self.lstm.hidden_size))
         if n_words == 0:
             return out
+        # Always float32: at 25 units its LSTM is slower in bfloat16 (the
+        # casts cost more than the small matrix products save).
+        with torch.autocast(chars.device.type, enabled=False):
+            return self._encode(chars, lengths, out)
+
+    def _encode(self, chars: Tensor, lengths: Tensor, out: Tensor) -> Tensor:
+        n_words = lengths.shape[0]
         offsets = lengths.cumsum(0) - lengths
         order = torch.argsort(lengths, stable=True)
         sorted_lengths = lengths[order].tolist()
