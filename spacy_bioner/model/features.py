@@ -239,6 +239,8 @@ def build_batch(
         char_lengths=char_lengths,
         lengths=lengths,
         segment_lengths=numpy.array([len(s) for s in segments], dtype="int64"),
+        # Same bits, signed: torch has no uint64.
+        word_keys=distinct.view("int64"),
     )
     if any(len(seg.windows) > 1 for seg in segments):
         batch.gather = _stitch_index(segments, width)

@@ -102,3 +102,43 @@ def test_bfloat16_inference_is_close_and_float32_comes_back(trained_nlp):
     assert _entities(trained_nlp, TEXTS) == reference
     with pytest.raises(ValueError):
         ner.set_inference_precision("float16")
+
+
+def _char_encoder(nlp):
+    return nlp.get_pipe("bilstm_crf_ner").model.layers[0].shims[0]._model.encoder.chars
+
+
+def test_char_cache_gives_identical_predictions(trained_nlp):
+    chars = _char_encoder(trained_nlp)
+    size = chars.cache_size
+    try:
+        chars.cache_size = 0
+        uncached = _entities(trained_nlp, TEXTS)
+        chars.cache_size = size
+        chars.clear_cache()
+        assert _entities(trained_nlp, TEXTS) == uncached  # cold: reuse within the pass
+        assert chars._cache_rows
+        assert _entities(trained_nlp, TEXTS) == uncached  # warm: every word cached
+        chars.cache_size = 3  # eviction on the way
+        chars.clear_cache()
+        assert _entities(trained_nlp, TEXTS) == uncached
+    finally:
+        chars.cache_size = size
+
+
+def test_char_cache_is_emptied_when_weights_change():
+    from .conftest import tiny_nlp, train
+
+    nlp = tiny_nlp()
+    examples = make_examples(nlp)
+    train(nlp, examples, steps=5)
+    chars = _char_encoder(nlp)
+    _entities(nlp, TEXTS)  # fills the cache
+    optimizer = nlp.resume_training()
+    nlp.update(examples, sgd=optimizer)
+    cached = _entities(nlp, TEXTS)
+    chars.cache_size, size = 0, chars.cache_size
+    try:
+        assert _entities(nlp, TEXTS) == cached
+    finally:
+        chars.cache_size = size
