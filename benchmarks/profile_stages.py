@@ -16,9 +16,10 @@ import cProfile
 import datetime
 import json
 import pstats
+import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import typer
 
@@ -29,7 +30,7 @@ from speed_helpers import describe_machine, load_test_texts, single_thread, trai
 # listed separately and are not subtracted from their parent.
 INFERENCE_STAGES: List[Tuple[str, str, str]] = [
     ("tokenizer (make_doc)", "spacy/language.py", "make_doc"),
-    ("bio_sentencizer", "pipeline/sentences.py", "pipe"),
+    ("bio_sentencizer", "pipeline/sentences.py", "__call__"),
     ("bilstm_crf_ner.predict", "pipeline/bilstm_crf_ner.py", "predict"),
     ("  segment_docs + group_segments", "model/features.py", "segment_docs"),
     ("  build_batch (featurization)", "model/features.py", "build_batch"),
@@ -103,11 +104,31 @@ def profile(fn: Callable[[], int], stages: List[Tuple[str, str, str]]) -> Dict:
     }
 
 
+def compare_markdown(before: Dict, after: Dict) -> str:
+    """Before and after side by side, one table per part."""
+    out = []
+    for part in ("inference", "training"):
+        b, a = before[part], after[part]
+        out += [
+            f"### {part.capitalize()}: {b['tok_per_s']:,} -> {a['tok_per_s']:,} tok/s unprofiled "
+            f"(one thread; each in its own run, so the ratio is only indicative)\n",
+            "| stage | before s | before share | after s | after share |",
+            "|---|---|---|---|---|",
+        ]
+        for name in b["stages"]:
+            x, y = b["stages"][name], a["stages"].get(name, {"s": 0.0, "share": 0.0})
+            out.append(f"| {name.strip()}{' (in predict)' if name.startswith('  ') else ''} | {x['s']:.3f} | "
+                       f"{100 * x['share']:.1f}% | {y['s']:.3f} | {100 * y['share']:.1f}% |")
+        out.append("")
+    return "\n".join(out)
+
+
 def main(
     model: Path = typer.Argument(..., help="A trained bilstm_crf_ner pipeline"),
     corpus: Path = typer.Argument(..., help="Folder with train.tsv and test.tsv"),
     train_docs: int = typer.Option(1000, help="Training sentences profiled"),
     output: Path = typer.Option(Path("docs/benchmarks/profile.json"), help="Results JSON"),
+    before: Optional[Path] = typer.Option(None, help="An earlier JSON of this script: write a before/after .md"),
 ) -> None:
     single_thread()
     import spacy
@@ -129,7 +150,7 @@ def main(
 
     training = profile(train, TRAINING_STAGES)
     report = {
-        "command": "profile_stages.py " + " ".join([str(model), str(corpus)]),
+        "command": "python benchmarks/profile_stages.py " + " ".join(sys.argv[1:]),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "machine": describe_machine(),
         "threads": 1,
@@ -138,6 +159,8 @@ def main(
     }
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=1) + "\n")
+    if before is not None:
+        output.with_suffix(".md").write_text(compare_markdown(json.loads(before.read_text()), report))
     for part in ("inference", "training"):
         print(f"\n{part}: {report[part]['tok_per_s']:,} tok/s unprofiled")
         for name, value in report[part]["stages"].items():
