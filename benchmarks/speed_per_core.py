@@ -10,11 +10,13 @@ subprocess of this script:
 * inference, one thread: both pipelines are loaded in one process and
   annotate the test texts (raw strings, so tokenization and sentence
   splitting are included, as an application runs them) in passes that
-  alternate A B A B; the median pass of each counts. Our component computes
-  its confidences (it always does).
+  alternate A B A B; the median pass of each counts, at each of a few
+  `nlp.pipe` batch sizes, and each system's fastest batch size counts (for
+  spaCy's `ner` it is not its default of 1,000). Our component computes its
+  confidences (it always does).
 * inference, all cores: spaCy with `nlp.pipe(n_process=N)`, ours with N
-  torch threads and with `n_process=N`, alternated the same way; the faster
-  of ours counts.
+  torch threads and with `n_process=N`, alternated the same way over the
+  texts of all three splits; the faster of ours counts.
 * training, one thread: both pipelines are initialized from their configs
   in one process and `nlp.update` runs over the same training sentences,
   passes alternated; tokens/s of the updates (optimizer included, dev
@@ -149,13 +151,13 @@ def measure(mode: str, args: Dict[str, Any]) -> Dict[str, Any]:
         texts = load_test_texts(corpus / "test.tsv", nlps["spacy_ner"])
         for nlp in nlps.values():
             list(nlp.pipe(texts[:200]))  # warm-up
-        size = args["batch_size"]
-        result = alternate({
-            "bilstm_crf_ner": _pipe(nlps["bilstm_crf_ner"], texts, "float32", batch_size=size),
-            "spacy_ner": _pipe(nlps["spacy_ner"], texts, batch_size=size),
-            BF16: _pipe(nlps["bilstm_crf_ner"], texts, "bfloat16", batch_size=size),
-        }, passes)
-        result["bfloat16_vs_float32"] = _compare_precisions(nlps["bilstm_crf_ner"], texts, size)
+        runs = {}
+        for size in args["batch_sizes"]:
+            runs[f"bilstm_crf_ner @{size}"] = _pipe(nlps["bilstm_crf_ner"], texts, "float32", batch_size=size)
+            runs[f"spacy_ner @{size}"] = _pipe(nlps["spacy_ner"], texts, batch_size=size)
+            runs[f"{BF16} @{size}"] = _pipe(nlps["bilstm_crf_ner"], texts, "bfloat16", batch_size=size)
+        result = alternate(runs, passes)
+        result["bfloat16_vs_float32"] = _compare_precisions(nlps["bilstm_crf_ner"], texts, max(args["batch_sizes"]))
     elif mode == "infer_all":
         import torch
 
@@ -168,13 +170,14 @@ def measure(mode: str, args: Dict[str, Any]) -> Dict[str, Any]:
         texts = [t for split in ALL_CORE_SPLITS for t in load_test_texts(corpus / split, ref)]
         list(ours.pipe(texts[:200]))
         list(ref.pipe(texts[:200]))
-        size = args["batch_size"]
+        # Each system at the batch size that was fastest for it on one thread.
+        size, ref_size, low_size = args["best_batch"]["bilstm_crf_ner"], args["best_batch"]["spacy_ner"], args["best_batch"][BF16]
         result = alternate({
             f"bilstm_crf_ner ({n} threads)": _pipe(ours, texts, "float32", batch_size=size),
             f"bilstm_crf_ner (n_process={n})": _pipe(ours, texts, "float32", batch_size=size, n_process=n),
-            f"spacy_ner (n_process={n})": _pipe(ref, texts, batch_size=size, n_process=n),
-            f"{BF16} ({n} threads)": _pipe(ours, texts, "bfloat16", batch_size=size),
-            f"{BF16} (n_process={n})": _pipe(ours, texts, "bfloat16", batch_size=size, n_process=n),
+            f"spacy_ner (n_process={n})": _pipe(ref, texts, batch_size=ref_size, n_process=n),
+            f"{BF16} ({n} threads)": _pipe(ours, texts, "bfloat16", batch_size=low_size),
+            f"{BF16} (n_process={n})": _pipe(ours, texts, "bfloat16", batch_size=low_size, n_process=n),
         }, passes)
     elif mode == "train_one":
         nlps = {
@@ -192,7 +195,7 @@ def measure(mode: str, args: Dict[str, Any]) -> Dict[str, Any]:
         _, what, system = mode.split("_", 2)
         if what == "infer":
             nlp = spacy.load(args["ours"] if system == "bilstm_crf_ner" else args["spacy"])
-            _pipe(nlp, load_test_texts(corpus / "test.tsv", nlp), batch_size=args["batch_size"])()
+            _pipe(nlp, load_test_texts(corpus / "test.tsv", nlp), batch_size=args["best_batch"][system])()
         else:
             config = OURS_CONFIG if system == "bilstm_crf_ner" else Path(args["spacy_config"])
             nlp = _init_for_training(config, corpus, args["vectors"])
@@ -231,7 +234,7 @@ def markdown(report: Dict[str, Any]) -> str:
         f"`{report['command']}`\n",
         f"{report['date']}; {report['machine']}. Per-core rows: one process, both pipelines, "
         f"1 thread (OMP/MKL/OpenBLAS = 1, torch.set_num_threads(1)), {report['passes']} passes alternated "
-        f"A B A B, median pass. All-core rows: {n} processes or threads, alternated the same way, "
+        f"A B A B, median pass, each system at its fastest `nlp.pipe` batch size of {report['batch_sizes']}. All-core rows: {n} processes or threads, alternated the same way, "
         f"over the texts of {', '.join(ALL_CORE_SPLITS)} ({report['all_core_tokens']:,} tokens; process start-up "
         f"outweighs the test split alone). "
         f"Per-core texts: the {s['bilstm_crf_ner']['infer_tokens']:,} tokens of the test sentences as raw strings, "
@@ -245,14 +248,15 @@ def markdown(report: Dict[str, Any]) -> str:
     ]
     for name, v in s.items():
         lines.append(
-            f"| {name} | {v['dev_ents_f']:.3f} | {v['infer_tok_per_s_1']:,} | {v['infer_tok_per_s_all']:,} "
+            f"| {name} | {v['dev_ents_f']:.3f} | {v['infer_tok_per_s_1']:,} (batch {v['infer_batch_size']}) | {v['infer_tok_per_s_all']:,} "
             f"({v['infer_all_how']}) | {v['train_tok_per_s_1']:,} | {v['infer_peak_rss_mib']} | {v['train_peak_rss_mib']} |"
         )
     b = report["bfloat16_opt_in"]
     lines.append(
         f"| {BF16} (opt-in) | {b['agreement_with_float32']['docs_with_other_entities']} of "
         f"{b['agreement_with_float32']['docs']} test texts with other entities than float32, confidences within "
-        f"{b['agreement_with_float32']['max_confidence_diff']} | {b['infer_tok_per_s_1']:,} | "
+        f"{b['agreement_with_float32']['max_confidence_diff']} | {b['infer_tok_per_s_1']:,} "
+        f"(batch {report['best_batch'][BF16]}) | "
         f"{b['infer_tok_per_s_all']:,} ({b['infer_all_how']}) | — | — | — |"
     )
     lines += [
@@ -261,6 +265,11 @@ def markdown(report: Dict[str, Any]) -> str:
         f"all cores **{r['inference_all_cores']}x** (target 2x, ours as {best_all}), "
         f"training per core **{r['training_per_core']}x** (target 1.5x). With bfloat16 inference "
         f"(opt-in): per core **{b['ratios']['inference_per_core']}x**, all cores **{b['ratios']['inference_all_cores']}x**.",
+        "",
+        "Per-core inference at each `nlp.pipe` batch size (median tok/s): "
+        + ", ".join(f"{k}: {v['tok_per_s']:,}" for k, v in report["raw"]["infer_one"]["result"].items())
+        + ". Ratio at the same batch size: "
+        + ", ".join(f"{b}: {r}x" for b, r in report["same_batch_ratios"].items()) + ".",
         "",
         "All-core passes (median tok/s): "
         + ", ".join(f"{k}: {v['tok_per_s']:,}" for k, v in report["raw"]["infer_all"]["result"].items()),
@@ -277,7 +286,7 @@ def main(
     vectors: Optional[Path] = typer.Option(None, help="Vectors both were trained with (for the training passes)"),
     passes: int = typer.Option(7, help="Passes per system (median counts; at least 5)"),
     n_process: int = typer.Option(os.cpu_count() or 1, help="Processes/threads for the all-core rows"),
-    batch_size: int = typer.Option(256, help="nlp.pipe batch size, the same for both"),
+    batch_sizes: str = typer.Option("256,1000", help="nlp.pipe batch sizes tried on one thread; each system's fastest counts"),
     train_sentences: int = typer.Option(1000, help="Training sentences per training pass"),
     output: Path = typer.Option(Path("docs/benchmarks/speed_per_core.json"), help="JSON; a .md is written beside it"),
 ) -> None:
@@ -285,16 +294,23 @@ def main(
         raise typer.BadParameter("at least 5 passes")
     args = {"corpus": str(corpus.resolve()), "ours": str(ours.resolve()), "spacy": str(spacy_model.resolve()),
             "spacy_config": str(spacy_config.resolve()), "vectors": str(vectors.resolve()) if vectors else None,
-            "passes": passes, "n_process": n_process, "batch_size": batch_size, "train_sentences": train_sentences}
-    raw = {
-        "infer_one": run_mode("infer_one", args, 1),
-        "infer_all": run_mode("infer_all", args, n_process),
-        "train_one": run_mode("train_one", args, 1),
+            "passes": passes, "n_process": n_process, "batch_sizes": [int(b) for b in batch_sizes.split(",")],
+            "train_sentences": train_sentences}
+    raw = {"infer_one": run_mode("infer_one", args, 1)}
+    agreement = raw["infer_one"]["result"].pop("bfloat16_vs_float32")
+    by_size = raw["infer_one"]["result"]
+    args["best_batch"] = {
+        name: max(args["batch_sizes"], key=lambda b: by_size[f"{name} @{b}"]["tok_per_s"])
+        for name in ("bilstm_crf_ner", "spacy_ner", BF16)
     }
+    same_batch = {b: round(by_size[f"bilstm_crf_ner @{b}"]["tok_per_s"] / by_size[f"spacy_ner @{b}"]["tok_per_s"], 2)
+                  for b in args["batch_sizes"]}
+    one = {name: by_size[f"{name} @{b}"] for name, b in args["best_batch"].items()}
+    raw["infer_all"] = run_mode("infer_all", args, n_process)
+    raw["train_one"] = run_mode("train_one", args, 1)
     rss = {f"{what}_{system}": run_mode(f"rss_{what}_{system}", args, 1)["peak_rss_mib"]
            for what in ("infer", "train") for system in ("bilstm_crf_ner", "spacy_ner")}
-    agreement = raw["infer_one"]["result"].pop("bfloat16_vs_float32")
-    one, every, train = raw["infer_one"]["result"], raw["infer_all"]["result"], raw["train_one"]["result"]
+    every, train = raw["infer_all"]["result"], raw["train_one"]["result"]
     ours_all = {k: v for k, v in every.items() if k.startswith("bilstm_crf_ner (")}
     bf16_all = {k: v for k, v in every.items() if k.startswith(BF16)}
     best_bf16 = max(bf16_all, key=lambda k: bf16_all[k]["tok_per_s"])
@@ -306,6 +322,7 @@ def main(
             "dev_ents_f": dev_f(model),
             "infer_tokens": one[name]["tokens"],
             "infer_tok_per_s_1": one[name]["tok_per_s"],
+            "infer_batch_size": args["best_batch"][name],
             "infer_tok_per_s_all": every[all_key]["tok_per_s"],
             "infer_all_how": all_key.split(" ", 1)[1].strip("()"),
             "train_tok_per_s_1": train[name]["tok_per_s"],
@@ -324,7 +341,9 @@ def main(
         "corpus": corpus.resolve().name,
         "passes": passes,
         "n_process": n_process,
-        "batch_size": batch_size,
+        "batch_sizes": args["batch_sizes"],
+        "best_batch": args["best_batch"],
+        "same_batch_ratios": same_batch,
         "train_sentences": train_sentences,
         "systems": systems,
         "ours_all_cores_best": best_all,
