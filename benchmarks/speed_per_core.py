@@ -167,7 +167,7 @@ def measure(mode: str, args: Dict[str, Any]) -> Dict[str, Any]:
         # All three splits (190k tokens, no text twice): on the test split
         # alone (25k tokens) starting the worker processes takes longer than
         # the work, for both systems.
-        texts = [t for split in ALL_CORE_SPLITS for t in load_test_texts(corpus / split, ref)]
+        texts = [t for split in args["all_core_splits"] for t in load_test_texts(corpus / split, ref)]
         list(ours.pipe(texts[:200]))
         list(ref.pipe(texts[:200]))
         # Each system at the batch size that was fastest for it on one thread.
@@ -235,8 +235,7 @@ def markdown(report: Dict[str, Any]) -> str:
         f"{report['date']}; {report['machine']}. Per-core rows: one process, both pipelines, "
         f"1 thread (OMP/MKL/OpenBLAS = 1, torch.set_num_threads(1)), {report['passes']} passes alternated "
         f"A B A B, median pass, each system at its fastest `nlp.pipe` batch size of {report['batch_sizes']}. All-core rows: {n} processes or threads, alternated the same way, "
-        f"over the texts of {', '.join(ALL_CORE_SPLITS)} ({report['all_core_tokens']:,} tokens; process start-up "
-        f"outweighs the test split alone). "
+        f"over the texts of {', '.join(report['all_core_splits'])} ({report['all_core_tokens']:,} tokens). "
         f"Per-core texts: the {s['bilstm_crf_ner']['infer_tokens']:,} tokens of the test sentences as raw strings, "
         f"tokenization included; our char-state cache is emptied before every pass. "
         f"Training: `nlp.update` over {report['train_sentences']} training sentences per pass "
@@ -286,6 +285,7 @@ def main(
     vectors: Optional[Path] = typer.Option(None, help="Vectors both were trained with (for the training passes)"),
     passes: int = typer.Option(7, help="Passes per system (median counts; at least 5)"),
     n_process: int = typer.Option(os.cpu_count() or 1, help="Processes/threads for the all-core rows"),
+    all_core_splits: str = typer.Option(",".join(ALL_CORE_SPLITS), help="Splits whose texts the all-core rows annotate"),
     batch_sizes: str = typer.Option("256,1000", help="nlp.pipe batch sizes tried on one thread; each system's fastest counts"),
     train_sentences: int = typer.Option(1000, help="Training sentences per training pass"),
     output: Path = typer.Option(Path("docs/benchmarks/speed_per_core.json"), help="JSON; a .md is written beside it"),
@@ -295,7 +295,7 @@ def main(
     args = {"corpus": str(corpus.resolve()), "ours": str(ours.resolve()), "spacy": str(spacy_model.resolve()),
             "spacy_config": str(spacy_config.resolve()), "vectors": str(vectors.resolve()) if vectors else None,
             "passes": passes, "n_process": n_process, "batch_sizes": [int(b) for b in batch_sizes.split(",")],
-            "train_sentences": train_sentences}
+            "train_sentences": train_sentences, "all_core_splits": all_core_splits.split(",")}
     raw = {"infer_one": run_mode("infer_one", args, 1)}
     agreement = raw["infer_one"]["result"].pop("bfloat16_vs_float32")
     by_size = raw["infer_one"]["result"]
@@ -342,6 +342,7 @@ def main(
         "passes": passes,
         "n_process": n_process,
         "batch_sizes": args["batch_sizes"],
+        "all_core_splits": args["all_core_splits"],
         "best_batch": args["best_batch"],
         "same_batch_ratios": same_batch,
         "train_sentences": train_sentences,
