@@ -1,7 +1,8 @@
 """Speed changes (issue #16) must not change what the component predicts:
 the array featurizer against a per-token reference, the fast gold tags
-against spaCy's alignment, inference mode against a plain autograd forward,
-and bfloat16 inference (opt-in) close to float32. No timings here: speed
+against spaCy's alignment, inference mode against a plain no_grad forward,
+the char-state cache (opt-in) against none, and bfloat16 inference (opt-in)
+close to float32. No timings here: speed
 targets live in benchmarks/speed_per_core.py."""
 import contextlib
 
@@ -108,22 +109,31 @@ def _char_encoder(nlp):
     return nlp.get_pipe("bilstm_crf_ner").model.layers[0].shims[0]._model.encoder.chars
 
 
-def test_char_cache_gives_identical_predictions(trained_nlp):
+def _assert_same(found, expected, atol=1e-4):
+    # Same entities; confidences to float rounding (a cached char state was
+    # computed in a batch of another shape, see CHAR_CACHE_SIZE).
+    assert [ents for ents, _ in found] == [ents for ents, _ in expected]
+    for (_, a), (_, b) in zip(found, expected):
+        assert numpy.allclose(a, b, atol=atol, rtol=0)
+
+
+def test_char_cache_gives_the_same_predictions(trained_nlp):
     chars = _char_encoder(trained_nlp)
     size = chars.cache_size
+    assert size == 0  # opt-in
     try:
-        chars.cache_size = 0
         uncached = _entities(trained_nlp, TEXTS)
-        chars.cache_size = size
+        chars.cache_size = 100_000
         chars.clear_cache()
-        assert _entities(trained_nlp, TEXTS) == uncached  # cold: reuse within the pass
+        _assert_same(_entities(trained_nlp, TEXTS), uncached)  # cold: reuse within the pass
         assert chars._cache_rows
-        assert _entities(trained_nlp, TEXTS) == uncached  # warm: every word cached
+        _assert_same(_entities(trained_nlp, TEXTS), uncached)  # warm: every word cached
         chars.cache_size = 3  # eviction on the way
         chars.clear_cache()
-        assert _entities(trained_nlp, TEXTS) == uncached
+        _assert_same(_entities(trained_nlp, TEXTS), uncached)
     finally:
         chars.cache_size = size
+        chars.clear_cache()
 
 
 def test_char_cache_is_emptied_when_weights_change():
@@ -133,12 +143,11 @@ def test_char_cache_is_emptied_when_weights_change():
     examples = make_examples(nlp)
     train(nlp, examples, steps=5)
     chars = _char_encoder(nlp)
+    chars.cache_size = 100_000
     _entities(nlp, TEXTS)  # fills the cache
     optimizer = nlp.resume_training()
     nlp.update(examples, sgd=optimizer)
     cached = _entities(nlp, TEXTS)
-    chars.cache_size, size = 0, chars.cache_size
-    try:
-        assert _entities(nlp, TEXTS) == cached
-    finally:
-        chars.cache_size = size
+    chars.cache_size = 0
+    # A stale cache would give the old weights' states: far more than rounding.
+    _assert_same(_entities(nlp, TEXTS), cached)
