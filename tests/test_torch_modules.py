@@ -196,3 +196,19 @@ def test_char_encoder_groups_by_length_equals_one_padded_matrix():
     keep = torch.tensor([0, 1, 3, 4, 5])
     short_chars = torch.cat([chars[offsets[u] : offsets[u] + int(lengths[u])] for u in keep.tolist()])
     assert torch.allclose(encoder(short_chars, lengths[keep]), grouped[keep], atol=1e-6)
+
+
+def test_reverse_rows_equals_expanded_gather():
+    from spacy_bioner.torch_modules.lstm import reverse_rows
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 6, 5, generator=gen, requires_grad=True)
+    lengths = torch.tensor([6, 1, 3, 4])
+    reverse = reverse_index(lengths, 6)
+    expected = x.gather(1, reverse.unsqueeze(2).expand(-1, -1, 5))
+    assert torch.equal(reverse_rows(x, reverse), expected)
+    # Its own inverse, with the same gradient as the gather.
+    assert torch.equal(reverse_rows(reverse_rows(x, reverse), reverse), x)
+    (grad,) = torch.autograd.grad((reverse_rows(x, reverse) * torch.arange(30.0).view(1, 6, 5)).sum(), x)
+    (expected_grad,) = torch.autograd.grad((expected * torch.arange(30.0).view(1, 6, 5)).sum(), x)
+    assert torch.equal(grad, expected_grad)

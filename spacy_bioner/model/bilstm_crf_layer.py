@@ -122,6 +122,18 @@ def get_module(model: Model) -> Any:
     return model.layers[0].shims[0]._model
 
 
+def set_inference_precision(model: Model, precision: str) -> None:
+    """Predict in "float32" (the default; outputs as trained) or "bfloat16"
+    (LSTMs and linear layers under autocast: about 3x faster LSTMs on CPUs
+    with AMX or AVX512-BF16, slower on others; scores change slightly)."""
+    import torch
+
+    dtypes = {"float32": None, "bfloat16": torch.bfloat16}
+    if precision not in dtypes:
+        raise ValueError(f"precision must be one of {sorted(dtypes)}, not {precision!r}")
+    get_module(model).inference_dtype = dtypes[precision]
+
+
 def head_labels(model: Model) -> Dict[str, List[str]]:
     """The label sets the torch module's heads were built with."""
     return {name: list(head.labels) for name, head in get_module(model).heads.items()}

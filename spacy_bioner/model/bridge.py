@@ -37,6 +37,7 @@ def convert_inputs(model: Model, inputs: Tuple[FeatureBatch, Optional[str]], is_
         lengths=tensor(batch.lengths),
         gather=tensor(batch.gather),
         segment_lengths=tensor(batch.segment_lengths),
+        word_keys=tensor(batch.word_keys),
     )
     kwargs = {"head": head}
     if batch.tags is not None:

@@ -34,6 +34,8 @@ class FeatureBatch:
     gather: (S, Ts) index into the W * Tw window positions, or None when
         every segment is one window.
     tags: (S, Ts) gold tag ids, or None when predicting.
+    word_keys: (U,) int64 key of each distinct word (its ORTH hash), with
+        which the char encoder may cache its states at inference.
     """
 
     words: Any
@@ -46,3 +48,4 @@ class FeatureBatch:
     segment_lengths: Any
     gather: Optional[Any] = None
     tags: Optional[Any] = None
+    word_keys: Optional[Any] = None

@@ -6,10 +6,12 @@ by the encoder as overlapping windows; every token is predicted from the
 window where it has the most context, and the CRF then decodes the stitched
 segment whole, so nothing is truncated and the output is one valid BIO path.
 """
+import itertools
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy
+from spacy.attrs import ORTH
 from spacy.tokens import Doc
 from spacy.vectors import Mode
 from thinc.api import get_array_module
@@ -19,12 +21,20 @@ from .data_classes import FeatureBatch
 PAD, UNKNOWN = 0, 1
 
 
+# How many token strings a lexicon remembers the ids of (see `Lexicon.ids_of`).
+ID_CACHE_SIZE = 200_000
+
+
 class Lexicon:
     """A string-to-id table; id 0 is padding and id 1 stands for unknown."""
 
     def __init__(self, items: Sequence[str] = ()) -> None:
         self.items: List[str] = list(items)
         self.index: Dict[str, int] = {item: i + 2 for i, item in enumerate(self.items)}
+        # Token string hash -> ids, so that featurizing a batch costs a dict
+        # lookup per distinct word instead of string work per token.
+        self._ids: Dict[Tuple[int, bool], int] = {}
+        self._char_ids: Dict[int, List[int]] = {}
 
     def __len__(self) -> int:
         return len(self.items) + 2
@@ -32,11 +42,47 @@ class Lexicon:
     def get(self, item: str) -> int:
         return self.index.get(item, UNKNOWN)
 
+    def ids_of(self, orths: numpy.ndarray, strings: Any, normalize_digits: bool) -> numpy.ndarray:
+        """The id of each token string, given as ORTH hashes, keyed by
+        `word_key(text, normalize_digits)`.
+
+        orths (numpy.ndarray): uint64 hashes. strings (StringStore): Their texts.
+        RETURNS (numpy.ndarray): int64 ids.
+        """
+        cache = self._ids
+        out = numpy.empty(len(orths), dtype="int64")
+        for i, orth in enumerate(orths.tolist()):
+            found = cache.get((orth, normalize_digits))
+            if found is None:
+                found = self.get(word_key(strings[orth], normalize_digits))
+                _remember(cache, (orth, normalize_digits), found)
+            out[i] = found
+        return out
+
+    def char_ids_of(self, orths: numpy.ndarray, strings: Any) -> List[List[int]]:
+        """The ids of the characters of each token string (ORTH hashes)."""
+        cache = self._char_ids
+        out = []
+        for orth in orths.tolist():
+            found = cache.get(orth)
+            if found is None:
+                found = [self.get(c) for c in strings[orth]]
+                _remember(cache, orth, found)
+            out.append(found)
+        return out
+
     @classmethod
     def from_counts(cls, counts: Dict[str, int], min_count: int = 1) -> "Lexicon":
         """Keep the items seen at least `min_count` times, most frequent first."""
         kept = sorted((item for item, n in counts.items() if n >= min_count), key=lambda x: (-counts[x], x))
         return cls(kept)
+
+
+def _remember(cache: Dict[Any, Any], key: Any, value: Any) -> None:
+    # Bounded, so that annotating all of PubMed does not grow it without end.
+    if len(cache) >= ID_CACHE_SIZE:
+        cache.clear()
+    cache[key] = value
 
 
 @dataclass
@@ -145,33 +191,39 @@ def build_batch(
         model has none; rows are looked up here, per batch.
     normalize_digits: How `words` is keyed (see `word_key`).
     """
+    strings = docs[segments[0].doc].vocab.strings
     use_vectors = vectors_table is not None
     windows = [(seg.doc, w) for seg in segments for w in seg.windows]
     width = max(w[1] - w[0] for _, w in windows)
     n = len(windows)
-    word_ids = numpy.zeros((n, width), dtype="int64")
-    unique_ids = numpy.zeros((n, width), dtype="int64")
+    orth_ids = numpy.zeros((n, width), dtype="uint64")
     lengths = numpy.zeros((n,), dtype="int64")
     rows = numpy.full((n, width), -1, dtype="int64") if use_vectors else None
-    distinct: Dict[str, int] = {}
-    texts: Dict[int, List[str]] = {}
+    doc_orths: Dict[int, numpy.ndarray] = {}
     doc_rows: Dict[int, numpy.ndarray] = {}
     for r, (d, (start, end, _, _)) in enumerate(windows):
-        if d not in texts:
-            texts[d] = [token.text for token in docs[d]]
+        if d not in doc_orths:
+            doc_orths[d] = docs[d].to_array(ORTH)
             if use_vectors:
                 doc_rows[d] = vector_rows(docs[d])
-        span = texts[d][start:end]
-        lengths[r] = len(span)
-        word_ids[r, : len(span)] = [words.get(word_key(t, normalize_digits)) for t in span]
-        unique_ids[r, : len(span)] = [distinct.setdefault(t, len(distinct)) for t in span]
+        lengths[r] = end - start
+        orth_ids[r, : end - start] = doc_orths[d][start:end]
         if rows is not None:
-            rows[r, : len(span)] = doc_rows[d][start:end]
-    char_lengths = numpy.array([len(t) for t in distinct], dtype="int64")
+            rows[r, : end - start] = doc_rows[d][start:end]
+    # Everything per token is done on arrays; Python only looks at each
+    # distinct word of the batch once (and then only on a cache miss).
+    real = numpy.arange(width)[None, :] < lengths[:, None]
+    distinct, inverse = numpy.unique(orth_ids[real], return_inverse=True)
+    unique_ids = numpy.zeros((n, width), dtype="int64")
+    unique_ids[real] = inverse
+    word_ids = numpy.zeros((n, width), dtype="int64")
+    word_ids[real] = words.ids_of(distinct, strings, normalize_digits)[inverse]
+    per_word = chars.char_ids_of(distinct, strings)
+    char_lengths = numpy.array([len(ids) for ids in per_word], dtype="int64")
     # Concatenated, not padded: the char encoder pads words in groups of
     # similar length, so that one 3,000-character token does not widen the
     # matrix of every other word in the batch.
-    char_ids = numpy.fromiter((chars.get(c) for text in distinct for c in text), dtype="int64",
+    char_ids = numpy.fromiter(itertools.chain.from_iterable(per_word), dtype="int64",
                               count=int(char_lengths.sum()))
     vectors = known = None
     if rows is not None:
@@ -187,6 +239,8 @@ def build_batch(
         char_lengths=char_lengths,
         lengths=lengths,
         segment_lengths=numpy.array([len(s) for s in segments], dtype="int64"),
+        # Same bits, signed: torch has no uint64.
+        word_keys=distinct.view("int64"),
     )
     if any(len(seg.windows) > 1 for seg in segments):
         batch.gather = _stitch_index(segments, width)

@@ -37,6 +37,19 @@ def reverse_index(lengths: Tensor, max_length: int) -> Tensor:
     return torch.where(flipped >= 0, flipped, positions)
 
 
+def reverse_rows(x: Tensor, reverse: Tensor) -> Tensor:
+    """`x` (B, T, D) with each row reversed within its length by `reverse`
+    (`reverse_index`). Rows of the flattened (B * T, D) matrix are copied
+    with `index_select`: the same values as `gather` along dim 1 with the
+    index expanded to D, but one contiguous row copy per position instead of
+    an index read per element (gathers were a tenth of inference time).
+    """
+    batch, length = reverse.shape
+    offsets = torch.arange(batch, device=reverse.device).unsqueeze(1) * length
+    flat = (reverse + offsets).reshape(-1)
+    return x.reshape(batch * length, x.shape[2]).index_select(0, flat).view(batch, length, x.shape[2])
+
+
 def sequence_mask(x: Tensor, rate: float) -> Optional[Tensor]:
     """A dropout mask shared by all time steps of each sequence: (B, 1, D),
     scaled by 1 / (1 - rate). None when no dropout applies."""
@@ -85,10 +98,8 @@ class VariationalBiLSTM(nn.Module):
             mask = sequence_mask(x, self.input_dropout)
             if mask is not None:
                 x = x * mask
-        index = reverse.unsqueeze(2).expand(-1, -1, x.shape[2])
         fwd = self._run(self.forward_lstm, x)
-        bwd = self._run(self.backward_lstm, x.gather(1, index))
-        bwd = bwd.gather(1, reverse.unsqueeze(2).expand(-1, -1, self.hidden_size))
+        bwd = reverse_rows(self._run(self.backward_lstm, reverse_rows(x, reverse)), reverse)
         out = torch.cat((fwd, bwd), dim=2)
         if self.training:
             mask = sequence_mask(out, self.output_dropout)

@@ -1,0 +1,153 @@
+"""Speed changes (issue #16) must not change what the component predicts:
+the array featurizer against a per-token reference, the fast gold tags
+against spaCy's alignment, inference mode against a plain no_grad forward,
+the char-state cache (opt-in) against none, and bfloat16 inference (opt-in)
+close to float32. No timings here: speed
+targets live in benchmarks/speed_per_core.py."""
+import contextlib
+
+import numpy
+import pytest
+import torch
+
+from spacy_bioner.model import features
+from spacy_bioner.model.bridge import convert_inputs
+from spacy_bioner.model.features import build_batch, segment_docs, word_key
+from spacy_bioner.pipeline import bilstm_crf_ner as component_module
+
+from .conftest import SENTENCES, make_examples
+
+LONG = " ".join(["Mutations in BRCA1 cause hereditary breast cancer and loss of PTEN ."] * 40)
+TEXTS = [t for t, _ in SENTENCES] + ["unseen Wörds 123 and IL-26 , IL-27 .", LONG, "x"]
+
+
+def _entities(nlp, texts):
+    out = []
+    for doc in nlp.pipe(texts, batch_size=4):
+        out.append(([(e.start, e.end, e.label_) for e in doc.ents], list(doc.spans["bilstm_crf_ner"].attrs["scores"])))
+    return out
+
+
+def test_build_batch_matches_per_token_reference(trained_nlp, monkeypatch):
+    ner = trained_nlp.get_pipe("bilstm_crf_ner")
+    attrs = ner.model.attrs
+    docs = [trained_nlp.make_doc(t) for t in TEXTS]
+    segments = segment_docs(docs, attrs["max_length"], attrs["window_context"])
+    # A tiny cache, so that eviction is exercised too.
+    monkeypatch.setattr(features, "ID_CACHE_SIZE", 7)
+    for normalize in (False, True):
+        for _ in range(2):  # cold, then warm cache
+            batch = build_batch(docs, segments, words=attrs["words"], chars=attrs["chars"], normalize_digits=normalize)
+            windows = [(seg.doc, w) for seg in segments for w in seg.windows]
+            for r, (d, (start, end, _, _)) in enumerate(windows):
+                texts = [t.text for t in docs[d][start:end]]
+                assert batch.lengths[r] == len(texts)
+                expected = [attrs["words"].get(word_key(t, normalize)) for t in texts]
+                assert batch.words[r, : len(texts)].tolist() == expected
+                assert not batch.words[r, len(texts) :].any()
+                offsets = numpy.concatenate([[0], numpy.cumsum(batch.char_lengths)])
+                for i, text in enumerate(texts):
+                    u = batch.unique[r, i]
+                    chars = batch.chars[offsets[u] : offsets[u + 1]].tolist()
+                    assert chars == [attrs["chars"].get(c) for c in text]
+
+
+def test_gold_tags_fast_path_equals_alignment(trained_nlp, monkeypatch):
+    ner = trained_nlp.get_pipe("bilstm_crf_ner")
+    examples = make_examples(trained_nlp)
+    fast = [ner._gold_tags(eg, "default", i) for i, eg in enumerate(examples)]
+    monkeypatch.setattr(component_module, "_same_tokens", lambda eg: False)
+    slow = [ner._gold_tags(eg, "default", i) for i, eg in enumerate(examples)]
+    assert all(numpy.array_equal(a, b) for a, b in zip(fast, slow))
+    assert sum(int((a > 0).sum()) for a in fast) > 0
+
+
+def test_inference_mode_equals_no_grad_forward(trained_nlp, monkeypatch):
+    ner = trained_nlp.get_pipe("bilstm_crf_ner")
+    attrs = ner.model.attrs
+    docs = [trained_nlp.make_doc(t) for t in TEXTS]
+    segments = segment_docs(docs, attrs["max_length"], attrs["window_context"])
+    batch = build_batch(docs, segments, words=attrs["words"], chars=attrs["chars"],
+                        normalize_digits=attrs.get("normalize_digits", False))
+    args, _ = convert_inputs(ner.model.layers[0], (batch, None), False)
+    module = ner.model.layers[0].shims[0]._model.eval()
+    with torch.no_grad():
+        fast = module(args.args[0])
+    # The same forward under no_grad alone, as before inference mode.
+    monkeypatch.setattr(torch, "inference_mode", lambda mode=True: contextlib.nullcontext())
+    with torch.no_grad():
+        plain = module(args.args[0])
+    for head in fast:
+        assert torch.equal(fast[head][0], plain[head][0])
+        assert fast[head][1] == plain[head][1]
+
+
+def test_predictions_do_not_depend_on_the_id_cache(trained_nlp, monkeypatch):
+    first = _entities(trained_nlp, TEXTS)
+    monkeypatch.setattr(features, "ID_CACHE_SIZE", 1)
+    assert _entities(trained_nlp, TEXTS) == first
+    assert any(ents for ents, _ in first)
+
+
+def test_bfloat16_inference_is_close_and_float32_comes_back(trained_nlp):
+    ner = trained_nlp.get_pipe("bilstm_crf_ner")
+    reference = _entities(trained_nlp, TEXTS)
+    ner.set_inference_precision("bfloat16")
+    try:
+        low = _entities(trained_nlp, TEXTS)
+    finally:
+        ner.set_inference_precision("float32")
+    assert [ents for ents, _ in low] == [ents for ents, _ in reference]
+    for (_, a), (_, b) in zip(low, reference):
+        assert numpy.allclose(a, b, atol=0.02)
+    assert _entities(trained_nlp, TEXTS) == reference
+    with pytest.raises(ValueError):
+        ner.set_inference_precision("float16")
+
+
+def _char_encoder(nlp):
+    return nlp.get_pipe("bilstm_crf_ner").model.layers[0].shims[0]._model.encoder.chars
+
+
+def _assert_same(found, expected, atol=1e-4):
+    # Same entities; confidences to float rounding (a cached char state was
+    # computed in a batch of another shape, see CHAR_CACHE_SIZE).
+    assert [ents for ents, _ in found] == [ents for ents, _ in expected]
+    for (_, a), (_, b) in zip(found, expected):
+        assert numpy.allclose(a, b, atol=atol, rtol=0)
+
+
+def test_char_cache_gives_the_same_predictions(trained_nlp):
+    chars = _char_encoder(trained_nlp)
+    size = chars.cache_size
+    assert size == 0  # opt-in
+    try:
+        uncached = _entities(trained_nlp, TEXTS)
+        chars.cache_size = 100_000
+        chars.clear_cache()
+        _assert_same(_entities(trained_nlp, TEXTS), uncached)  # cold: reuse within the pass
+        assert chars._cache_rows
+        _assert_same(_entities(trained_nlp, TEXTS), uncached)  # warm: every word cached
+        chars.cache_size = 3  # eviction on the way
+        chars.clear_cache()
+        _assert_same(_entities(trained_nlp, TEXTS), uncached)
+    finally:
+        chars.cache_size = size
+        chars.clear_cache()
+
+
+def test_char_cache_is_emptied_when_weights_change():
+    from .conftest import tiny_nlp, train
+
+    nlp = tiny_nlp()
+    examples = make_examples(nlp)
+    train(nlp, examples, steps=5)
+    chars = _char_encoder(nlp)
+    chars.cache_size = 100_000
+    _entities(nlp, TEXTS)  # fills the cache
+    optimizer = nlp.resume_training()
+    nlp.update(examples, sgd=optimizer)
+    cached = _entities(nlp, TEXTS)
+    chars.cache_size = 0
+    # A stale cache would give the old weights' states: far more than rounding.
+    _assert_same(_entities(nlp, TEXTS), cached)
