@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Dict, List
 
 import typer
+from time_to_accuracy import write_config  # the same spaCy `ner` config in every benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,15 +48,6 @@ def run_measured(cmd: List[str], work_dir: Path) -> Dict[str, float]:
 def count_tokens(path: Path) -> int:
     with path.open(encoding="utf8") as f:
         return sum(1 for line in f if line.strip() and not line.startswith("-DOCSTART-"))
-
-
-def spacy_ner_config(path: Path) -> None:
-    from spacy.cli.init_config import init_config
-
-    config = init_config(lang="en", pipeline=["ner"], optimize="efficiency", gpu=False)
-    for split in ("train", "dev"):
-        config["corpora"][split] = {"@readers": "spacy-bioner.TsvCorpus.v1", "path": f"${{paths.{split}}}"}
-    config.to_disk(path)
 
 
 INFER = """
@@ -89,7 +81,7 @@ def main(
     corpus = corpus.resolve()
     work_dir = (ROOT / work_dir).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
-    spacy_ner_config(work_dir / "spacy_ner.cfg")
+    write_config({"system": "spacy_ner"}, work_dir / "spacy_ner.cfg", vectors=False)
     systems = {
         "bilstm_crf_ner": ROOT / "configs" / "bilstm_crf.cfg",
         "spacy_ner": work_dir / "spacy_ner.cfg",

@@ -54,7 +54,6 @@ def spacy_ner_config(vectors: bool) -> Dict[str, Any]:
     from spacy.cli.init_config import init_config
 
     config = init_config(lang="en", pipeline=["ner"], optimize="efficiency", gpu=False)
-    config = config.copy()
     if vectors:
         config["components"]["tok2vec"]["model"]["embed"]["include_static_vectors"] = True
     return config

@@ -119,19 +119,6 @@ def build_bilstm_crf_v1(
 ) -> Model[InputType, OutputType]:
     """The first version (kept so that saved pipelines load): v2 without its
     recipe options. See `build_bilstm_crf` for the arguments."""
-    return build_bilstm_crf(
-        char_embed_size=char_embed_size,
-        char_hidden_size=char_hidden_size,
-        word_size=word_size,
-        include_static_vectors=include_static_vectors,
-        word_min_count=word_min_count,
-        hidden_size=hidden_size,
-        depth=depth,
-        embed_dropout=embed_dropout,
-        input_dropout=input_dropout,
-        output_dropout=output_dropout,
-        recurrent_dropout=recurrent_dropout,
-        max_length=max_length,
-        window_context=window_context,
-        batch_tokens=batch_tokens,
-    )
+    # The signature above is what configs are validated against; the
+    # arguments themselves pass straight through.
+    return build_bilstm_crf(**locals())
