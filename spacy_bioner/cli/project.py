@@ -111,6 +111,34 @@ def grid_run_cli(
     msg.info(f"{variant} {'/'.join(group)}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
 
 
+@grid_app.command("tl-prepare")
+def grid_tl_prepare_cli(
+    group: List[str] = typer.Option(..., "--group", help="A key of vars.groups (disease, species); repeatable"),
+    corpus: List[str] = typer.Option([], "--corpus", help="Only these target corpora of the groups (repeatable)"),
+    stage: str = typer.Option("all", "--stage", help="silver (build the silver corpora), pretrain, or all"),
+    project_dir: Path = typer.Option(Path("."), "--project-dir", help="Folder with project.yml"),
+    var: List[str] = typer.Option([], "--var", help="Override a project var: NAME=VALUE (repeatable)"),
+) -> None:
+    """Transfer learning's inputs, per target corpus: a silver corpus from the
+    tagger pool with the group's other corpora left out, and an encoder
+    pretrained on it (resumable; the `tl` grid variant fine-tunes from it)."""
+    from ..project.grid import StepFailed, var_overrides
+    from ..project.transfer import load_transfer_settings, prepare
+
+    settings = _settings(project_dir, var)
+    try:
+        unknown = [g for g in group if g not in settings.groups]
+        if unknown:
+            raise ValueError(f"Unknown group(s) {unknown}; vars.groups has {sorted(settings.groups)}")
+        targets = [c for g in group for c in settings.groups[g] if not corpus or c in corpus]
+        ts = load_transfer_settings(settings, var_overrides(var))
+        status = prepare(settings, ts, targets, stage=stage)
+    except (StepFailed, ValueError, KeyError) as err:
+        fail(err)
+    for name, state in status.items():
+        msg.text(f"{name}: {state}")
+
+
 @grid_app.command("status")
 def grid_status_cli(
     variant: List[str] = typer.Option([], "--variant", help="Variants (default: all in project.yml)"),

@@ -244,7 +244,27 @@ def train_command(settings: GridSettings, step: Step) -> List[str]:
     ]
     if settings.vectors is not None:
         cmd += ["--paths.vectors", str(settings.vectors)]
-    return cmd + settings.training_overrides + settings.variants[step.variant]
+    return cmd + settings.training_overrides + variant_args(settings, step)
+
+
+def variant_args(settings: GridSettings, step: Step) -> List[str]:
+    """A variant's overrides for a step: `{corpus}`, `{partner}` and `{seed}`
+    are replaced, so that e.g. the transfer variant names the pretrained
+    pipeline of its own corpus (`--paths.pretrained training/ssc/{corpus}/model-last`)."""
+    values = {"{corpus}": step.corpus, "{partner}": step.partner or "", "{seed}": str(step.seed)}
+    args = []
+    for arg in settings.variants[step.variant]:
+        for key, value in values.items():
+            arg = arg.replace(key, value)
+        args.append(arg)
+    return args
+
+
+def missing_inputs(settings: GridSettings, step: Step) -> List[str]:
+    """Pipelines a step starts from (`--paths.pretrained`) that do not exist."""
+    args = variant_args(settings, step)
+    return [args[i + 1] for i, arg in enumerate(args[:-1])
+            if arg == "--paths.pretrained" and not settings.path(Path(args[i + 1])).exists()]
 
 
 def display_command(cmd: Sequence[str]) -> str:
@@ -352,6 +372,10 @@ def train_step(settings: GridSettings, step: Step, runner: Runner) -> Dict[str, 
     marker = out_dir / TRAIN_MARKER
     if marker.exists():
         return json.loads(marker.read_text(encoding="utf8"))
+    missing = missing_inputs(settings, step)
+    if missing:
+        raise StepFailed(f"{step.name} starts from {', '.join(missing)}, which does not exist: "
+                         "run `spacy-bioner grid tl-prepare` for its corpus first")
     cmd = train_command(settings, step)
     msg.divider(f"train {step.name}")
     start = time.time()
@@ -389,13 +413,23 @@ def recipe(settings: GridSettings, step: Step) -> Dict[str, Any]:
     variant's overrides, so that runs of an edited config are told apart."""
     config = settings.config_of(step.variant)
     path = settings.path(config)
-    return {
+    args = variant_args(settings, step)
+    result = {
         "config": str(config),
         "config_sha256": hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None,
-        "overrides": settings.variants[step.variant] + settings.training_overrides,
+        "overrides": args + settings.training_overrides,
         "vectors": str(settings.vectors) if settings.vectors is not None else None,
         "partner": step.partner,
     }
+    if "--paths.pretrained" in args[:-1]:
+        # Transfer: what the encoder was pretrained on (silver corpus, its
+        # taggers and the ones left out), from the pretraining's marker.
+        pretrained = Path(args[args.index("--paths.pretrained") + 1])
+        marker = settings.path(pretrained).parent / "pretrain.json"
+        info = json.loads(marker.read_text(encoding="utf8")) if marker.exists() else {}
+        result["pretrained"] = {"path": str(pretrained),
+                                **{k: info[k] for k in ("command", "max_steps", "silver", "peak_rss_mib") if k in info}}
+    return result
 
 
 def evaluate_step(settings: GridSettings, step: Step, training: Dict[str, Any], evaluator: Evaluator) -> Dict[str, Any]:

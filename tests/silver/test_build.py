@@ -115,3 +115,48 @@ def test_real_blacklists(corpora_dir):
     assert set(words) == {"Chemical", "Disease", "Species", "Gene"}
     assert "insulin" in words["Disease"]
     assert len(load_pmid_blacklist([corpora_dir / "blacklists" / "pmid_blacklists"])) > 10000
+
+
+def test_pool_excludes_left_out_taggers_and_caps_k(taggers):
+    report = SilverReport()
+    docs = list(build_silver(DOCS, taggers, k=2, cap_k=True, leave_out=["BC5CDR-disease", "S800"],
+                             exclude_left_out=True, pmid_blacklist={"2", "95363073"}, per="document", report=report))
+    assert [t["trained_on"] for t in report.excluded_taggers] == ["BC5CDR-disease"]
+    assert "BC5CDR-disease" not in {t["trained_on"] for t in report.taggers}
+    # Every class is left with one tagger, so k=2 is capped at 1 and the
+    # single votes are kept (without the cap no mention would survive).
+    assert set(report.k_per_class.values()) == {1}
+    assert ("Aspirin", "Chemical") in ents(docs)["a"]
+    assert "Left out (trained on a left-out corpus): Disease:BC5CDR-disease." in report.to_markdown()
+    uncapped = list(build_silver(DOCS, taggers, k=2, leave_out=["BC5CDR-disease"], exclude_left_out=True,
+                                 per="document"))
+    assert all(not d.ents for d in uncapped)
+
+
+def test_votes_cache_reuses_annotations(taggers, tmp_path, monkeypatch):
+    import spacy_bioner.silver.build as build
+
+    first = list(build_silver(DOCS, taggers, k=1, votes_dir=tmp_path / "votes", per="document"))
+    files = sorted(p.name for p in (tmp_path / "votes").iterdir())
+    assert len(files) == 4 and all(f.endswith(".jsonl") for f in files)  # complete, no .part left
+
+    def no_load(path):
+        raise AssertionError(f"{path} was loaded although its votes are cached")
+
+    monkeypatch.setattr(build.spacy, "load", no_load)
+    again = list(build_silver(DOCS, taggers, k=1, votes_dir=tmp_path / "votes", per="document"))
+    assert ents(again) == ents(first)
+    # Other documents than the cache was made from: a clear error, not silent misalignment.
+    with pytest.raises(ValueError, match="votes cache holds document 'b'"):
+        list(build_silver(DOCS[:1] + DOCS[2:], taggers, k=1, votes_dir=tmp_path / "votes", per="document"))
+
+
+def test_interrupted_build_leaves_no_complete_looking_cache(taggers, tmp_path):
+    def documents():
+        yield DOCS[0]
+        raise RuntimeError("reader broke")
+
+    with pytest.raises(RuntimeError):
+        list(build_silver(documents(), taggers[:1], k=1, votes_dir=tmp_path / "votes", batch_size=1))
+    names = [p.name for p in (tmp_path / "votes").iterdir()]
+    assert names and all(n.endswith(".part") for n in names)
