@@ -215,7 +215,7 @@ def results_cli(
     from ..project.results import write_results
 
     settings = _settings(project_dir, var)
-    commands = [f"spacy project run {w}" for w in ("baseline", "vd", "mtl", "mtl-vd")] + ["spacy project run results"]
+    commands = [f"spacy project run {w}" for w in ("baseline", "vd", "mtl", "mtl-vd", "tl")] + ["spacy project run results"]
     path = write_results(settings.path(settings.results_dir), settings.path(output),
                          groups=settings.groups, variants=list(settings.variants), commands=commands,
                          shown_as=Path(settings.results_dir).as_posix())

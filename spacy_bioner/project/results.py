@@ -41,11 +41,11 @@ PAPER_IN_CORPUS_BL: Dict[str, float] = {
 # Giorgi & Bader 2019: mean out-of-corpus F1 gain of each method over BL.
 PAPER_OUT_OF_CORPUS_GAIN: Dict[str, float] = {
     "vd": 4.62,
-    "transfer": 6.48,
+    "tl": 6.48,
     "multitask": 8.42,
     "multitask_vd": 10.75,
 }
-VARIANT_LABELS = {"baseline": "BL", "vd": "VD", "transfer": "TL", "multitask": "MTL", "multitask_vd": "MTL+VD"}
+VARIANT_LABELS = {"baseline": "BL", "vd": "VD", "tl": "TL", "multitask": "MTL", "multitask_vd": "MTL+VD"}
 
 DIFFERENCES = [
     "**Word vectors.** The papers used the Wiki-PubMed-PMC word2vec vectors (200-d, about 4 GB). "

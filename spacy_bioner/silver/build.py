@@ -72,6 +72,19 @@ class Tagger:
         name = f"{entity_class or '*'}:{corpus or Path(path).name}"
         return cls(name=name, path=path, entity_class=entity_class or None, trained_on=corpus or None)
 
+    def classes(self, label_map: Dict[str, str]) -> Optional[Set[str]]:
+        """The harmonized classes this tagger votes for: its `entity_class`,
+        or else the classes its pipeline's labels map to (from the labels
+        its meta.json lists); None if they cannot be known."""
+        if self.entity_class is not None:
+            return {self.entity_class}
+        meta = Path(self.path) / "meta.json"
+        if not meta.is_file():
+            return None
+        labels = json.loads(meta.read_text(encoding="utf8")).get("labels") or {}
+        found = {harmonize(label, label_map) for names in labels.values() for label in names}
+        return {c for c in found if c is not None}
+
     def fingerprint(self) -> str:
         """A key that changes when the model is retrained or its class changes:
         the class, the resolved path and every file's size and mtime."""
@@ -139,9 +152,10 @@ class SilverReport:
             "",
             f"Settings: {json.dumps(d['settings'])}",
             "",
-            "| tagger | class | trained on | path |",
+            "| tagger | votes for | trained on | path |",
             "|---|---|---|---|",
-            *[f"| {t['name']} | {t['entity_class'] or '*'} | {t['trained_on'] or '?'} | {t['path']} |" for t in d["taggers"]],
+            *[f"| {t['name']} | {', '.join(t.get('classes') or []) or '*'} | {t['trained_on'] or '?'} | {t['path']} |"
+              for t in d["taggers"]],
             "",
             "Left out (trained on a left-out corpus): "
             + (", ".join(t["name"] for t in d["excluded_taggers"]) or "none") + ".",
@@ -243,13 +257,17 @@ def resolve_overlaps(mentions: List[Tuple[str, int, int, int]], report: SilverRe
     return sorted(chosen, key=lambda m: m[1])
 
 
-def k_per_class(taggers: Sequence[Tagger], k: int, cap: bool, classes: Iterable[str]) -> Dict[str, int]:
+def k_per_class(tagger_classes: Sequence[Optional[Set[str]]], k: int, cap: bool, classes: Iterable[str]) -> Dict[str, int]:
     """Votes each class needs: `k`, or with `cap` at most the number of
-    taggers that vote for the class (a tagger without a class votes for all),
-    so that a class with fewer than k taggers needs all of them."""
+    taggers that vote for the class, so that a class with fewer than k
+    taggers needs all of them.
+
+    tagger_classes (Sequence[Optional[Set[str]]]): Per tagger, the classes
+        it votes for (`Tagger.classes`); None counts for every class.
+    """
     result = {}
     for label in classes:
-        n = sum(1 for t in taggers if t.entity_class in (None, label))
+        n = sum(1 for c in tagger_classes if c is None or label in c)
         result[label] = max(1, min(k, n)) if cap else k
     return result
 
@@ -360,7 +378,7 @@ def build_silver(
     report = report if report is not None else SilverReport()
     left_out = set(leave_out)
     if exclude_left_out:
-        report.excluded_taggers = [_describe(t) for t in taggers if t.trained_on in left_out]
+        report.excluded_taggers = [_describe(t, label_map or load_label_map()) for t in taggers if t.trained_on in left_out]
         taggers = [t for t in taggers if t.trained_on not in left_out]
     if not taggers:
         raise ValueError("build_silver needs at least one tagger" + (" that is not left out" if exclude_left_out else ""))
@@ -378,11 +396,12 @@ def build_silver(
     report.settings = {"k": k, "cap_k": cap_k, "agreement": agreement, "leave_out": list(leave_out), "per": per,
                        "pmid_blacklist_size": len(blocked),
                        "entity_blacklist_size": {c: len(w) for c, w in sorted(blacklist.items())}}
-    report.taggers = [_describe(t) for t in taggers]
+    report.taggers = [_describe(t, label_map) for t in taggers]
     caches = [VotesCache(Path(votes_dir), t) if votes_dir is not None else None for t in taggers]
     # A cached tagger is never loaded: its votes are read back instead.
     pipelines = [None if cache is not None and cache.cached else spacy.load(t.path) for t, cache in zip(taggers, caches)]
-    annotator = _Annotator(taggers, pipelines, caches, k, cap_k, agreement, blacklist, per, label_map, report)
+    annotator = _Annotator(taggers, pipelines, caches, k, cap_k, agreement, blacklist, per, label_map, report,
+                           tagger_classes=[t.classes(label_map) for t in taggers])
     complete = False
     try:
         batch: List[Tuple[Dict[str, Any], Doc]] = []
@@ -409,8 +428,10 @@ def build_silver(
                 cache.close(complete)
 
 
-def _describe(tagger: Tagger) -> Dict[str, Any]:
-    return dict(name=tagger.name, path=tagger.path, entity_class=tagger.entity_class, trained_on=tagger.trained_on)
+def _describe(tagger: Tagger, label_map: Dict[str, str]) -> Dict[str, Any]:
+    classes = tagger.classes(label_map)
+    return dict(name=tagger.name, path=tagger.path, entity_class=tagger.entity_class, trained_on=tagger.trained_on,
+                classes=sorted(classes) if classes is not None else None)
 
 
 def _default_segmenter() -> Language:
@@ -433,6 +454,7 @@ class _Annotator:
     per: str
     label_map: Dict[str, str]
     report: SilverReport
+    tagger_classes: Sequence[Optional[Set[str]]] = ()
 
     def __call__(self, batch: List[Tuple[Dict[str, Any], Doc]]) -> Iterator[Doc]:
         report = self.report
@@ -459,7 +481,7 @@ class _Annotator:
         classes = [t.entity_class for t in self.taggers]
         for (record, doc), doc_id, doc_proposals in zip(batch, doc_ids, proposals):
             labels = {label for mentions in doc_proposals for label, _, _ in mentions}
-            k = k_per_class(self.taggers, self.k, self.cap_k, labels)
+            k = k_per_class(self.tagger_classes, self.k, self.cap_k, labels)
             for label, needed in k.items():
                 report.k_per_class.setdefault(label, needed)
             mentions = resolve_overlaps(vote(doc_proposals, classes, k, self.agreement, report), report)

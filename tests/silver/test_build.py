@@ -160,3 +160,16 @@ def test_interrupted_build_leaves_no_complete_looking_cache(taggers, tmp_path):
         list(build_silver(documents(), taggers[:1], k=1, votes_dir=tmp_path / "votes", batch_size=1))
     names = [p.name for p in (tmp_path / "votes").iterdir()]
     assert names and all(n.endswith(".part") for n in names)
+
+
+def test_a_tagger_without_a_class_counts_only_for_the_classes_it_predicts(taggers, tmp_path):
+    # A chemical+gene tagger named without a class must not raise the votes a
+    # lone disease tagger's mentions need (it never votes for diseases).
+    both = ruler(tmp_path, "cg", [phrase("Simple_chemical", "aspirin"), phrase("Gene_or_gene_product", "insulin")])
+    pool = [taggers[0], Tagger.parse(f":BioNLP13PC={both}")]
+    assert pool[1].classes({"Simple_chemical": "Chemical", "Gene_or_gene_product": "Gene"}) == {"Chemical", "Gene"}
+    report = SilverReport()
+    docs = list(build_silver(DOCS[:1], pool, k=2, cap_k=True, per="document", report=report))
+    assert report.k_per_class == {"Disease": 1, "Chemical": 1, "Gene": 1}
+    assert ("familial gastric cancer", "Disease") in ents(docs)["a"]
+    assert "| *:BioNLP13PC | Chemical, Gene | BioNLP13PC |" in report.to_markdown()
