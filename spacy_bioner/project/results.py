@@ -257,6 +257,7 @@ def render_results(
     out += _recipe_lines(metrics)
     out += _tables(inc, ooc, groups, variants)
     out += _partner_table(metrics, groups, variants)
+    out += _silver_table(metrics, groups)
     for version in superseded_versions(metrics):
         old_inc, old_ooc = collect(metrics, version=version)
         out += ["", f"## Superseded: figures of evaluation v{version}", "",
@@ -377,6 +378,40 @@ def _partner_table(metrics: List[Dict[str, Any]], groups: Dict[str, List[str]], 
                     inc = Cell([100 * m["in_corpus"]["f1"] for m in runs])
                     ooc = Cell([100 * s["f1"] for m in runs for s in m.get("out_of_corpus", {}).values()])
                     out.append(f"| {VARIANT_LABELS.get(v, v)} | {corpus} + {partner} | {inc.format()} | {ooc.format()} |")
+    return out
+
+
+# The 2018 paper's silver corpus, for scale (quoted, not measured here).
+CALBC_SIZE = "CALBC-SSC-III: about 100,000 abstracts, over 2M machine annotations"
+
+
+def _silver_table(metrics: List[Dict[str, Any]], groups: Dict[str, List[str]]) -> List[str]:
+    """Transfer runs: the silver corpus each target's encoder was pretrained
+    on (size, mentions per class, taggers used and left out)."""
+    by_corpus: Dict[str, Dict[str, Any]] = {}
+    for m in metrics:
+        pre = (m.get("recipe") or {}).get("pretrained")
+        if pre and pre.get("silver"):
+            by_corpus.setdefault(m["corpus"], pre)
+    if not by_corpus:
+        return []
+    out = ["", "## Silver corpora of the transfer runs", "",
+           f"One per target corpus, built by the tagger pool with the target's out-of-corpus test corpora left "
+           f"out (docs/transfer.md); pretraining is one pass over it. For scale, the papers' {CALBC_SIZE}.", "",
+           "| target | documents | sentences | mentions kept | pretraining batches | taggers | left out |",
+           "|---|---|---|---|---|---|---|"]
+    for corpora in groups.values():
+        for corpus in corpora:
+            pre = by_corpus.get(corpus)
+            if pre is None:
+                continue
+            silver = pre["silver"]
+            docs = silver.get("documents", {})
+            kept = ", ".join(f"{c} {n:,}" for c, n in sorted(silver.get("kept", {}).items()))
+            taggers = ", ".join(t["name"] for t in silver.get("taggers", []))
+            excluded = ", ".join(t["name"] for t in silver.get("excluded_taggers", [])) or "none"
+            out.append(f"| {corpus} | {docs.get('written', '?'):,} | {docs.get('sentences_written', '?'):,} | {kept} | "
+                       f"{pre.get('max_steps', '?')} | {taggers} | {excluded} |")
     return out
 
 

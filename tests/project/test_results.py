@@ -120,3 +120,24 @@ def test_differences_carry_a_t_test(tmp_path):
     linnaeus = next(line for line in text.splitlines() if line.startswith("| species | Linnaeus |"))
     welch_p = stats.ttest_ind([81.0, 86.0], [80.0, 82.0], equal_var=False).pvalue
     assert f"+2.50 (p={welch_p:.2f})" in linnaeus
+
+
+def test_transfer_runs_list_their_silver_corpus(tmp_path):
+    results = tmp_path / "results"
+    write_metrics(results, "baseline", "NCBI-disease", 0, 0.80, {"BC5CDR-disease": 0.60})
+    write_metrics(results, "tl", "NCBI-disease", 0, 0.82, {"BC5CDR-disease": 0.66})
+    path = results / "tl" / "NCBI-disease" / "seed0.json"
+    data = json.loads(path.read_text())
+    data["recipe"] = {"pretrained": {"path": "training/ssc/NCBI-disease/model-last", "max_steps": 4941, "silver": {
+        "documents": {"written": 7930, "sentences_written": 79054},
+        "kept": {"Disease": 38517, "Species": 8541},
+        "taggers": [{"name": "Disease:NCBI-disease"}, {"name": "*:BioNLP13PC"}],
+        "excluded_taggers": [{"name": "Disease:BC5CDR-disease"}]}}}
+    path.write_text(json.dumps(data))
+    text = write_results(results, tmp_path / "r.md", groups=GROUPS, variants=["baseline", "tl"], today="2025-01-03").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| NCBI-disease | 7,930 |"))
+    assert "Disease 38,517, Species 8,541" in row and "| 4941 |" in row
+    assert "Disease:NCBI-disease, *:BioNLP13PC" in row and row.endswith("| Disease:BC5CDR-disease |")
+    assert "CALBC-SSC-III" in text
+    gain = next(line for line in text.splitlines() if line.startswith("| TL |"))
+    assert "+6.00" in gain and "+6.48" in gain  # ours beside the paper's
