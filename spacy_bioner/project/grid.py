@@ -18,7 +18,6 @@ trains its corpus together with each partner corpus of its group (two heads,
 and is scored out-of-corpus on the group's corpora that are neither.
 Every metrics file records the config's sha256 and the variant's overrides.
 """
-import hashlib
 import datetime
 import hashlib
 import json
@@ -261,10 +260,27 @@ def variant_args(settings: GridSettings, step: Step) -> List[str]:
 
 
 def missing_inputs(settings: GridSettings, step: Step) -> List[str]:
-    """Pipelines a step starts from (`--paths.pretrained`) that do not exist."""
+    """Pipelines a step starts from (`--paths.pretrained`) that do not exist
+    yet, or are still being written: spaCy saves model-last at every
+    evaluation, so a pretraining in progress (its folder claimed) is not
+    ready."""
     args = variant_args(settings, step)
-    return [args[i + 1] for i, arg in enumerate(args[:-1])
-            if arg == "--paths.pretrained" and not settings.path(Path(args[i + 1])).exists()]
+    missing = []
+    for i, arg in enumerate(args[:-1]):
+        if arg != "--paths.pretrained":
+            continue
+        path = settings.path(Path(args[i + 1]))
+        claim = path.parent / CLAIM_FILE
+        if not path.exists() or (claim.exists() and _claim_alive(claim)):
+            missing.append(args[i + 1])
+    return missing
+
+
+def _claim_alive(claim: Path) -> bool:
+    try:
+        return pid_alive(int(claim.read_text() or 0))
+    except (OSError, ValueError):
+        return False
 
 
 def display_command(cmd: Sequence[str]) -> str:
@@ -374,8 +390,8 @@ def train_step(settings: GridSettings, step: Step, runner: Runner) -> Dict[str, 
         return json.loads(marker.read_text(encoding="utf8"))
     missing = missing_inputs(settings, step)
     if missing:
-        raise StepFailed(f"{step.name} starts from {', '.join(missing)}, which does not exist: "
-                         "run `spacy-bioner grid tl-prepare` for its corpus first")
+        raise StepFailed(f"{step.name} starts from {', '.join(missing)}, which does not exist or is still being "
+                         "trained: run `spacy-bioner grid tl-prepare` for its corpus first")
     cmd = train_command(settings, step)
     msg.divider(f"train {step.name}")
     start = time.time()

@@ -3,6 +3,7 @@ pretrained encoder per target corpus, with the group's other corpora left out
 of the tagger pool; the `tl` variant fine-tunes from the target's own encoder.
 A fake runner stands in for build-silver and spacy train."""
 import json
+import os
 from pathlib import Path
 from typing import List
 
@@ -129,9 +130,16 @@ def test_tl_variant_starts_from_its_own_corpus_encoder(grid):
     assert cmd[cmd.index("--paths.pretrained") + 1] == "ssc/B/model-last"
     assert cmd[4] == "configs/finetune.cfg"
     # Without the pretrained encoder the step fails before training, naming it.
-    with pytest.raises(StepFailed, match="ssc/A/model-last, which does not exist"):
+    with pytest.raises(StepFailed, match="ssc/A/model-last, which does not exist or is still being trained"):
         run_grid(grid, steps[:1], runner=TrainRunner(), evaluator=fake_evaluator)
+    # spaCy writes model-last at every evaluation: while a live process holds
+    # the pretraining's claim, its model-last is not ready either.
     (grid.project_dir / "ssc" / "A" / "model-last").mkdir(parents=True)
+    claim = grid.project_dir / "ssc" / "A" / ".claim"
+    claim.write_text(str(os.getpid()))
+    with pytest.raises(StepFailed, match="still being trained"):
+        run_grid(grid, steps[:1], runner=TrainRunner(), evaluator=fake_evaluator)
+    claim.unlink()
     (grid.project_dir / "ssc" / "A" / "pretrain.json").write_text(json.dumps({"max_steps": 7, "peak_rss_mib": 1.0}))
     run_grid(grid, steps[:1], runner=TrainRunner(), evaluator=fake_evaluator)
     metrics = json.loads((grid.project_dir / "results" / "tl" / "A" / "seed0.json").read_text())
