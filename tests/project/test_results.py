@@ -141,3 +141,24 @@ def test_transfer_runs_list_their_silver_corpus(tmp_path):
     assert "CALBC-SSC-III" in text
     gain = next(line for line in text.splitlines() if line.startswith("| TL |"))
     assert "+6.00" in gain and "+6.48" in gain  # ours beside the paper's
+
+
+def test_partner_table_compares_each_partner_with_bl(tmp_path):
+    results = tmp_path / "results"
+    groups = {"disease": ["NCBI-disease", "BC5CDR-disease", "Variome-disease"]}
+    for seed, (f1, ooc) in enumerate([(0.80, 0.60), (0.82, 0.63)]):
+        write_metrics(results, "baseline", "NCBI-disease", seed, f1, {"Variome-disease": ooc, "BC5CDR-disease": 0.5})
+    for seed, (f1, ooc) in enumerate([(0.83, 0.65), (0.86, 0.67)]):
+        write_metrics(results, "multitask", "NCBI-disease+BC5CDR-disease", seed, f1, {"Variome-disease": ooc})
+        path = results / "multitask" / "NCBI-disease+BC5CDR-disease" / f"seed{seed}.json"
+        data = json.loads(path.read_text())
+        data.update(corpus="NCBI-disease", partner="BC5CDR-disease")
+        path.write_text(json.dumps(data))
+    text = write_results(results, tmp_path / "r.md", groups=groups, variants=["baseline", "multitask"],
+                         today="2025-01-03").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| MTL | NCBI-disease + BC5CDR-disease |"))
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[2] == "84.50 ± 2.12 (n=2)" and cells[3].startswith("+3.50 (p=")
+    assert cells[4] == "Variome-disease" and cells[5] == "66.00 ± 1.41 (n=2)" and cells[6].startswith("+4.50 (p=")
+    other = next(line for line in text.splitlines() if line.startswith("| MTL | NCBI-disease + Variome-disease |"))
+    assert NOT_MEASURED in other
