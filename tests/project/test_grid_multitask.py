@@ -55,7 +55,8 @@ def test_multitask_step_writes_metrics_with_recipe(settings):  # noqa: F811
     text = render_results(load_metrics(s.project_dir / "results"), groups={"disease": ["A", "B", "C"]},
                           variants=["baseline", "multitask", "multitask_vd"], today="2026-11-23")
     assert "MTL (ours)" in text and "MTL+VD (ours)" in text
-    assert "| MTL | A + B | 90.00 (n=1) | 50.00 (n=1) |" in text
+    # In-corpus 90, out-of-corpus on the third corpus C 50; no BL to compare with.
+    assert "| MTL | A + B | 90.00 (n=1) | not yet measured | C | 50.00 (n=1) | not yet measured |" in text
     assert f"| MTL+VD | A + B | {NOT_MEASURED} | {NOT_MEASURED} |" in text
 
 
