@@ -151,6 +151,22 @@ def var_overrides(assignments: Iterable[str]) -> Dict[str, str]:
     return overrides
 
 
+def project_vars(project_dir: Path, overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The `vars` of project.yml with weasel-style overrides applied.
+
+    weasel applies overrides only where vars are referenced, not to the
+    returned `vars` block, so they are applied here too.
+    """
+    from weasel.util import load_project_config
+
+    overrides = overrides or {}
+    v = dict(load_project_config(project_dir, overrides=overrides)["vars"])
+    for key, value in overrides.items():
+        if key.startswith("vars."):
+            v[key[len("vars."):]] = value
+    return v
+
+
 def load_settings(project_dir: Path, overrides: Optional[Dict[str, Any]] = None) -> GridSettings:
     """Read the grid's settings from the vars of project.yml.
 
@@ -159,17 +175,8 @@ def load_settings(project_dir: Path, overrides: Optional[Dict[str, Any]] = None)
         {"vars.max_epochs": 2}.
     RETURNS (GridSettings): The resolved settings.
     """
-    from weasel.util import load_project_config
-
     project_dir = project_dir.resolve()
-    overrides = overrides or {}
-    config = load_project_config(project_dir, overrides=overrides)
-    # weasel applies overrides only where vars are referenced, not to the
-    # returned `vars` block, so apply them here too.
-    v = dict(config["vars"])
-    for key, value in overrides.items():
-        if key.startswith("vars."):
-            v[key[len("vars."):]] = value
+    v = project_vars(project_dir, overrides)
     training_overrides = []
     for key in ("max_epochs", "patience", "eval_frequency"):
         if v.get(key) is not None:

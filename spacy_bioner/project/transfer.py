@@ -31,6 +31,7 @@ from .grid import (
     display_command,
     git_commit,
     machine_info,
+    project_vars,
     split_words,
     try_claim,
     write_json_atomic,
@@ -74,13 +75,7 @@ def load_transfer_settings(grid: GridSettings, overrides: Optional[Dict[str, Any
     overrides (Optional[Dict[str, Any]]): Weasel-style var overrides.
     RETURNS (TransferSettings): The resolved settings.
     """
-    from weasel.util import load_project_config
-
-    config = load_project_config(grid.project_dir, overrides=overrides or {})
-    v = dict(config["vars"])
-    for key, value in (overrides or {}).items():
-        if key.startswith("vars."):
-            v[key[len("vars."):]] = value
+    v = project_vars(grid.project_dir, overrides)
     mirror = Path(v.get("corpora_mirror", "../shared/corpora"))
     return TransferSettings(
         text=Path(v["silver_text"]),
