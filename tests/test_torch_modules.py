@@ -113,7 +113,7 @@ def test_variational_masks_are_constant_over_time():
     seen = {}
 
     def hook(module, inputs):
-        seen["x"] = inputs[0]
+        seen["x"] = inputs[0].transpose(0, 1)  # the LSTMs read time-major
 
     layer.forward_lstm.register_forward_pre_hook(hook)
     layer.train()

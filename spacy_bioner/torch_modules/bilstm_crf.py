@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from .crf import CRFHead, Entity
-from .lstm import VariationalBiLSTM, reverse_index
+from .lstm import VariationalBiLSTM, reverse_index, time_major_reverse, to_time_major
 
 
 @dataclass
@@ -173,11 +173,15 @@ class CharEncoder(nn.Module):
         flat = (offsets.unsqueeze(1) + steps).clamp(max=max(0, chars.shape[0] - 1))
         padded = torch.where(real, chars[flat] if chars.numel() else torch.zeros_like(flat), 0)
         lengths = lengths.clamp(min=1)
-        states = self.lstm(self.embed(padded), lengths, reverse_index(lengths, width))
+        # Embedded batch-first, then copied time-major: embedding the
+        # transposed ids would be one copy less, but its backward would sum
+        # each character's gradient in another order (not the same bits).
+        embedded = to_time_major(self.embed(padded))
+        states = self.lstm.time_major(embedded, time_major_reverse(reverse_index(lengths, width)))
         hidden = self.lstm.hidden_size
-        last = states[torch.arange(padded.shape[0], device=chars.device), lengths - 1, :hidden]
+        last = states[lengths - 1, torch.arange(padded.shape[0], device=chars.device), :hidden]
         # The backward half is back in text order, so its final state is at 0.
-        return torch.cat((last, states[:, 0, hidden:]), dim=1)
+        return torch.cat((last, states[0, :, hidden:]), dim=1)
 
 
 class BiLSTMEncoder(nn.Module):
@@ -276,12 +280,15 @@ class BiLSTMEncoder(nn.Module):
                 word_ids = torch.where(dropped & (word_ids > 0), torch.ones_like(word_ids), word_ids)
             parts.append(self.word_embed(word_ids))
         parts.append(char_states[batch.unique[begin:end]])
-        x = self.embed_dropout(torch.cat(parts, dim=2))
-        lengths = batch.lengths[begin:end]
-        reverse = reverse_index(lengths, x.shape[1])
+        # Dropout is drawn batch-first (the same masks for a seed as before
+        # the layers went time-major); one copy into the LSTMs' layout.
+        x = to_time_major(self.embed_dropout(torch.cat(parts, dim=2)))
+        reverse = time_major_reverse(reverse_index(batch.lengths[begin:end], x.shape[0]))
         for layer in self.layers:
-            x = layer(x, lengths, reverse)
-        return x
+            x = layer.time_major(x, reverse)
+        # Batch-first again for the heads (a linear layer over a transposed
+        # view would copy it anyway, and sum its bias gradient in another order).
+        return x.transpose(0, 1).contiguous()
 
 
 # Window positions the encoder reads at once when predicting (see

@@ -16,6 +16,11 @@ Two choices keep the fused `nn.LSTM` kernel and stay exact:
   approximation that keeps the fused kernel. `recurrent_mode="exact"` runs
   the loop with one mask per sequence, to measure what the approximation
   costs (docs/recipe.md); it is used in training only.
+* Layout: the layers run time-major (T, B, D), the layout the LSTM kernel
+  works in. A batch-first `nn.LSTM` transposes its input and output at every
+  call, so a BiLSTM layer copied its activations four times more than it
+  needs to (issue #16). The encoders transpose once on the way in and once
+  on the way out of the whole stack.
 """
 from typing import Optional
 
@@ -48,6 +53,48 @@ def reverse_rows(x: Tensor, reverse: Tensor) -> Tensor:
     offsets = torch.arange(batch, device=reverse.device).unsqueeze(1) * length
     flat = (reverse + offsets).reshape(-1)
     return x.reshape(batch * length, x.shape[2]).index_select(0, flat).view(batch, length, x.shape[2])
+
+
+def time_major_reverse(reverse: Tensor) -> Tensor:
+    """The flat row index that reverses a time-major (T, B, D) tensor's
+    sequences within their lengths: for position (t, b), the row of
+    (reverse[b, t], b) in the (T * B, D) matrix. Its own inverse.
+
+    reverse (Tensor): (B, T) `reverse_index`.
+    RETURNS (Tensor): (T * B,) long index for `index_select`.
+    """
+    batch = reverse.shape[0]
+    return (reverse.t() * batch + torch.arange(batch, device=reverse.device)).reshape(-1)
+
+
+def reverse_time_major(x: Tensor, flat: Tensor) -> Tensor:
+    """`x` (T, B, D) reversed within lengths by `time_major_reverse`'s index."""
+    return x.reshape(-1, x.shape[2]).index_select(0, flat).view(x.shape)
+
+
+class _BatchFirstGrad(torch.autograd.Function):
+    """Identity whose backward makes the gradient contiguous."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:  # type: ignore[override]
+        return x
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+        return grad.contiguous()
+
+
+def to_time_major(x: Tensor) -> Tensor:
+    """A batch-first (B, T, D) tensor copied time-major (T, B, D).
+
+    In training, the gradient flowing back is made batch-first contiguous
+    again, as the batch-first LSTMs gave it: the embedding and indexing
+    backward ops sum repeated words' gradients in memory order, so a
+    transposed gradient would sum them in another order (other last bits).
+    """
+    if torch.is_grad_enabled() and x.requires_grad:
+        x = _BatchFirstGrad.apply(x)
+    return x.transpose(0, 1).contiguous()
 
 
 def sequence_mask(x: Tensor, rate: float) -> Optional[Tensor]:
@@ -86,25 +133,31 @@ class VariationalBiLSTM(nn.Module):
         self.input_dropout = input_dropout
         self.output_dropout = output_dropout
         self.recurrent_dropout = recurrent_dropout
-        self.forward_lstm = nn.LSTM(input_size, hidden_size, batch_first=True)
-        self.backward_lstm = nn.LSTM(input_size, hidden_size, batch_first=True)
+        self.forward_lstm = nn.LSTM(input_size, hidden_size)
+        self.backward_lstm = nn.LSTM(input_size, hidden_size)
 
     def forward(self, x: Tensor, lengths: Tensor, reverse: Tensor) -> Tensor:
         """x (Tensor): (B, T, D) padded input. lengths (Tensor): (B,).
         reverse (Tensor): `reverse_index(lengths, T)`.
         RETURNS (Tensor): (B, T, 2H); values on padding are undefined.
         """
+        flat = time_major_reverse(reverse)
+        return self.time_major(x.transpose(0, 1).contiguous(), flat).transpose(0, 1)
+
+    def time_major(self, x: Tensor, reverse: Tensor) -> Tensor:
+        """`forward` in the time-major layout, what the encoders call.
+
+        x (Tensor): (T, B, D) contiguous padded input.
+        reverse (Tensor): `time_major_reverse(reverse_index(lengths, T))`.
+        RETURNS (Tensor): (T, B, 2H) contiguous; padding values undefined.
+        """
         if self.training:
-            mask = sequence_mask(x, self.input_dropout)
-            if mask is not None:
-                x = x * mask
+            x = _apply_sequence_mask(x, self.input_dropout)
         fwd = self._run(self.forward_lstm, x)
-        bwd = reverse_rows(self._run(self.backward_lstm, reverse_rows(x, reverse)), reverse)
+        bwd = reverse_time_major(self._run(self.backward_lstm, reverse_time_major(x, reverse)), reverse)
         out = torch.cat((fwd, bwd), dim=2)
         if self.training:
-            mask = sequence_mask(out, self.output_dropout)
-            if mask is not None:
-                out = out * mask
+            out = _apply_sequence_mask(out, self.output_dropout)
         return out
 
     def _run(self, lstm: nn.LSTM, x: Tensor) -> Tensor:
@@ -112,7 +165,7 @@ class VariationalBiLSTM(nn.Module):
             return lstm(x)[0]
         rate = self.recurrent_dropout
         if self.recurrent_mode == "exact":
-            keep = torch.full((x.shape[0], self.hidden_size), 1.0 - rate, device=x.device, dtype=x.dtype)
+            keep = torch.full((x.shape[1], self.hidden_size), 1.0 - rate, device=x.device, dtype=x.dtype)
             return lstm_loop(lstm, x, torch.bernoulli(keep) / (1.0 - rate))
         keep = torch.full((self.hidden_size,), 1.0 - rate, device=x.device, dtype=x.dtype)
         columns = torch.bernoulli(keep) / (1.0 - rate)
@@ -120,17 +173,31 @@ class VariationalBiLSTM(nn.Module):
         return functional_call(lstm, {"weight_hh_l0": weight}, (x,))[0]
 
 
+def _apply_sequence_mask(x: Tensor, rate: float) -> Tensor:
+    """`x` (T, B, D) times a `sequence_mask`. The mask is drawn in the
+    batch-first shape (B, 1, D), so the same seed gives the same masks as the
+    batch-first layers did."""
+    mask = sequence_mask(x.transpose(0, 1), rate)
+    return x if mask is None else x * mask.transpose(0, 1)
+
+
 def lstm_loop(lstm: nn.LSTM, x: Tensor, h_mask: Optional[Tensor] = None) -> Tensor:
-    """A one-layer, batch-first `nn.LSTM` run step by step, with `h_mask`
-    (B, H) multiplied into h_{t-1} at every step: Gal & Ghahramani's exact
-    recurrent dropout. Without a mask it equals `lstm(x)[0]`.
+    """A one-layer `nn.LSTM` run step by step, with `h_mask` (B, H)
+    multiplied into h_{t-1} at every step: Gal & Ghahramani's exact recurrent
+    dropout. Without a mask it equals `lstm(x)[0]`.
 
     lstm (nn.LSTM): Its weights are used (gate order i, f, g, o).
-    x (Tensor): (B, T, D) input.
+    x (Tensor): (T, B, D) input, or (B, T, D) if `lstm.batch_first`.
     h_mask (Optional[Tensor]): (B, H) mask on the recurrent state.
-    RETURNS (Tensor): (B, T, H) hidden states.
+    RETURNS (Tensor): (T, B, H) hidden states ((B, T, H) if batch-first).
     """
-    batch, steps, _ = x.shape
+    if lstm.batch_first:
+        return lstm_loop_time_major(lstm, x.transpose(0, 1), h_mask).transpose(0, 1)
+    return lstm_loop_time_major(lstm, x, h_mask)
+
+
+def lstm_loop_time_major(lstm: nn.LSTM, x: Tensor, h_mask: Optional[Tensor]) -> Tensor:
+    steps, batch, _ = x.shape
     hidden = lstm.hidden_size
     # The input projection of every step at once; only h @ W_hh is sequential.
     gates_x = torch.nn.functional.linear(x, lstm.weight_ih_l0, lstm.bias_ih_l0 + lstm.bias_hh_l0)
@@ -139,9 +206,9 @@ def lstm_loop(lstm: nn.LSTM, x: Tensor, h_mask: Optional[Tensor] = None) -> Tens
     outputs = []
     for t in range(steps):
         h_in = h if h_mask is None else h * h_mask
-        gates = gates_x[:, t] + h_in @ lstm.weight_hh_l0.t()
+        gates = gates_x[t] + h_in @ lstm.weight_hh_l0.t()
         i, f, g, o = gates.chunk(4, dim=1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
         outputs.append(h)
-    return torch.stack(outputs, dim=1) if outputs else x.new_zeros((batch, 0, hidden))
+    return torch.stack(outputs, dim=0) if outputs else x.new_zeros((0, batch, hidden))

@@ -41,7 +41,7 @@ def test_word_key_normalizes_digits_only_when_asked():
 
 def test_exact_loop_equals_fused_lstm_without_dropout():
     torch.manual_seed(0)
-    lstm = torch.nn.LSTM(5, 4, batch_first=True)
+    lstm = torch.nn.LSTM(5, 4, batch_first=True)  # lstm_loop reads either layout
     x = torch.randn(3, 7, 5)
     assert torch.allclose(lstm_loop(lstm, x), lstm(x)[0], atol=1e-6)
 
@@ -89,7 +89,10 @@ def test_word_dropout_replaces_words_by_the_unknown_in_training_only():
     with torch.no_grad():
         encoder.unknown_vector.fill_(7.0)
     seen = {}
-    encoder.layers[0].register_forward_pre_hook(lambda _m, args: seen.__setitem__("x", args[0]))
+    # The first LSTM's input, batch-first again (the layers run time-major).
+    encoder.layers[0].forward_lstm.register_forward_pre_hook(
+        lambda _m, args: seen.__setitem__("x", args[0].transpose(0, 1))
+    )
     batch = TokenBatch(words=torch.tensor([[2, 3, 0]]), vectors=torch.ones(1, 3, 4),
                        known=torch.tensor([[True, True, False]]), unique=torch.tensor([[0, 1, 0]]),
                        chars=torch.tensor([2, 3, 4]), char_lengths=torch.tensor([1, 2]),

@@ -151,3 +151,43 @@ def test_char_cache_is_emptied_when_weights_change():
     chars.cache_size = 0
     # A stale cache would give the old weights' states: far more than rounding.
     _assert_same(_entities(nlp, TEXTS), cached)
+
+
+def test_time_major_layer_equals_batch_first_lstms_bit_for_bit():
+    # The layers used to run two batch-first nn.LSTMs; time-major must give
+    # the same outputs and gradients, not merely close ones.
+    from spacy_bioner.torch_modules.lstm import VariationalBiLSTM, reverse_index, reverse_rows
+
+    torch.manual_seed(3)
+    layer = VariationalBiLSTM(12, 7).train()
+    forward = torch.nn.LSTM(12, 7, batch_first=True)
+    backward = torch.nn.LSTM(12, 7, batch_first=True)
+    forward.load_state_dict(layer.forward_lstm.state_dict())
+    backward.load_state_dict(layer.backward_lstm.state_dict())
+    lengths = torch.tensor([9, 4, 1, 7])
+    reverse = reverse_index(lengths, 9)
+    x = torch.randn(4, 9, 12)
+    ours_x, ref_x = x.clone().requires_grad_(), x.clone().requires_grad_()
+    ours = layer(ours_x, lengths, reverse)
+    ref = torch.cat((forward(ref_x)[0], reverse_rows(backward(reverse_rows(ref_x, reverse))[0], reverse)), dim=2)
+    assert torch.equal(ours, ref)
+    weights = torch.randn(ours.shape)
+    (ours * weights).sum().backward()
+    (ref * weights).sum().backward()
+    assert torch.equal(ours_x.grad, ref_x.grad)
+    assert torch.equal(layer.forward_lstm.weight_ih_l0.grad, forward.weight_ih_l0.grad)
+    assert torch.equal(layer.backward_lstm.weight_hh_l0.grad, backward.weight_hh_l0.grad)
+
+
+def test_to_time_major_gives_back_a_batch_first_gradient():
+    from spacy_bioner.torch_modules.lstm import to_time_major
+
+    x = torch.randn(3, 5, 4, requires_grad=True)
+    seen = []
+    x.register_hook(lambda grad: seen.append(grad.is_contiguous()))
+    moved = to_time_major(x)
+    assert moved.shape == (5, 3, 4) and moved.is_contiguous()
+    assert torch.equal(moved.transpose(0, 1), x)
+    (moved * torch.arange(60.0).view(5, 3, 4)).sum().backward()
+    assert seen == [True]
+    assert torch.equal(x.grad, torch.arange(60.0).view(5, 3, 4).transpose(0, 1))
