@@ -109,10 +109,23 @@ class CRFHead(nn.Module):
         start, trans, end = self.constrained_scores()
         paths = viterbi(emissions, mask, start, trans, end)
         spans = bio_spans(paths, mask.sum(1))
-        alpha, beta, log_z = forward_backward(emissions, mask, start, trans, end)
-        confidences = span_log_probs(spans, emissions, mask, alpha, beta, log_z, trans, end).exp()
         entities: List[List[Entity]] = [[] for _ in range(paths.shape[0])]
-        for (b, s, e, label), conf in zip(spans, confidences.tolist()):
+        if not spans:
+            return paths, entities
+        # Marginals only for the rows that have an entity (most sentences
+        # have none), cut to the longest of them: each row's forward and
+        # backward scores depend on that row alone.
+        rows = sorted({b for b, _, _, _ in spans})
+        position = {b: i for i, b in enumerate(rows)}
+        index = torch.tensor(rows, dtype=torch.long, device=emissions.device)
+        sub_mask = mask.index_select(0, index)
+        length = int(sub_mask.sum(1).max())
+        sub_emissions = emissions.index_select(0, index)[:, :length]
+        sub_mask = sub_mask[:, :length]
+        sub_spans = [(position[b], s, e, label) for b, s, e, label in spans]
+        alpha, beta, log_z = forward_backward(sub_emissions, sub_mask, start, trans, end)
+        log_probs = span_log_probs(sub_spans, sub_emissions, sub_mask, alpha, beta, log_z, trans, end)
+        for (b, s, e, label), conf in zip(spans, log_probs.exp().tolist()):
             entities[b].append(Entity(s, e, label, min(conf, 1.0)))
         return paths, entities
 
