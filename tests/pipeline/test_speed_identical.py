@@ -1,8 +1,10 @@
 """Speed changes (issue #16) must not change what the component predicts:
 the array featurizer against a per-token reference, the fast gold tags
 against spaCy's alignment, inference mode against a plain no_grad forward,
-the char-state cache (opt-in) against none, and bfloat16 inference (opt-in)
-close to float32. No timings here: speed
+the char-state cache (opt-in) against none, bfloat16 inference (opt-in)
+close to float32, the time-major layers against batch-first LSTMs and the
+confidences of the rows with entities against the whole batch (both bit for
+bit). No timings here: speed
 targets live in benchmarks/speed_per_core.py."""
 import contextlib
 
@@ -191,3 +193,28 @@ def test_to_time_major_gives_back_a_batch_first_gradient():
     (moved * torch.arange(60.0).view(5, 3, 4)).sum().backward()
     assert seen == [True]
     assert torch.equal(x.grad, torch.arange(60.0).view(5, 3, 4).transpose(0, 1))
+
+
+def test_confidences_from_rows_with_entities_equal_the_full_batch():
+    # decode_emissions runs forward-backward only over the rows that have an
+    # entity; the scores must be those of the whole batch, bit for bit.
+    from spacy_bioner.torch_modules.crf import CRFHead, bio_spans, forward_backward, span_log_probs, viterbi
+
+    torch.manual_seed(5)
+    head = CRFHead(8, ["Disease", "Chemical"])
+    emissions = torch.randn(6, 11, 5)
+    emissions[1, :, 0] += 50.0  # rows 1 and 4: only "O", no entity
+    emissions[4, :, 0] += 50.0
+    lengths = torch.tensor([11, 7, 3, 9, 11, 1])
+    mask = torch.arange(11).unsqueeze(0) < lengths.unsqueeze(1)
+    paths, entities = head.decode_emissions(emissions, mask)
+    start, trans, end = head.constrained_scores()
+    assert torch.equal(paths, viterbi(emissions, mask, start, trans, end))
+    spans = bio_spans(paths, lengths)
+    assert {b for b, *_ in spans} - {0, 2, 3, 5} == set() and spans
+    alpha, beta, log_z = forward_backward(emissions, mask, start, trans, end)
+    expected = span_log_probs(spans, emissions, mask, alpha, beta, log_z, trans, end).exp().tolist()
+    found = [(b, e.start, e.end, e.label, e.confidence) for b, row in enumerate(entities) for e in row]
+    assert [f[:4] for f in found] == spans
+    assert [f[4] for f in found] == [min(c, 1.0) for c in expected]
+    assert not entities[1] and not entities[4]
