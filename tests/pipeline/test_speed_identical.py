@@ -218,3 +218,36 @@ def test_confidences_from_rows_with_entities_equal_the_full_batch():
     assert [f[:4] for f in found] == spans
     assert [f[4] for f in found] == [min(c, 1.0) for c in expected]
     assert not entities[1] and not entities[4]
+
+
+def test_threads_over_groups_give_the_one_thread_predictions(trained_nlp, monkeypatch):
+    import concurrent.futures
+
+    pools = []
+
+    class Pool(concurrent.futures.ThreadPoolExecutor):
+        def __init__(self, max_workers):
+            pools.append(max_workers)
+            super().__init__(max_workers)
+
+    monkeypatch.setattr(concurrent.futures, "ThreadPoolExecutor", Pool)
+    ner = trained_nlp.get_pipe("bilstm_crf_ner")
+    attrs = ner.model.attrs
+    module = ner.model.layers[0].shims[0]._model
+    threads, batch_tokens = torch.get_num_threads(), attrs["batch_tokens"]
+    attrs["batch_tokens"] = 64  # many groups per batch
+    try:
+        torch.set_num_threads(1)
+        sequential = _entities(trained_nlp, TEXTS * 3)
+        assert not pools
+        torch.set_num_threads(3)
+        module.train()
+        threaded = _entities(trained_nlp, TEXTS * 3)
+        assert pools and max(pools) > 1  # the threaded path ran
+        assert module.training  # the mode it had, as the shim leaves it
+        assert torch.get_num_threads() == 3
+    finally:
+        attrs["batch_tokens"] = batch_tokens
+        torch.set_num_threads(threads)
+    assert threaded == sequential
+    assert any(ents for ents, _ in sequential)
