@@ -124,7 +124,7 @@ def main(
     abstracts: int = typer.Option(20000, help="Abstracts to annotate per configuration"),
     shards: int = typer.Option(8, help="Input files (one output shard each)"),
     work_dir: Path = typer.Option(Path("training/pubmed_throughput"), help="Inputs and outputs (not committed)"),
-    configs: str = typer.Option("1,2,split2,ray2", help="Comma-separated: N (one command, --n-process N), splitN (N independent commands on disjoint shards), rayN (Ray, N actors)"),
+    configs: str = typer.Option("1,2,split2,ray2", help="Comma-separated: N (one command, --n-process N), threadsN (one command, --threads N), splitN (N independent commands on disjoint shards), rayN (Ray, N actors)"),
     output: Path = typer.Option(..., help="Report JSON (a .md is written beside it)"),
 ) -> None:
     work = (ROOT / work_dir).resolve()
@@ -143,6 +143,8 @@ def main(
 
         if config.startswith("ray"):
             cmds = [annotate(inputs) + ["--backend", "ray", "--ray-actors", config[3:]]]
+        elif config.startswith("threads"):
+            cmds = [annotate(inputs) + ["--threads", config[7:]]]
         elif config.startswith("split"):
             # Independent single-process commands on disjoint shards: how a
             # PubMed run would use N cores without any coordination.
@@ -159,7 +161,7 @@ def main(
         print(config, rows[config], flush=True)
     base = rows.get("1")
     for config, row in rows.items():
-        workers = int(config.replace("ray", "").replace("split", ""))
+        workers = int(config.replace("ray", "").replace("split", "").replace("threads", ""))
         row["workers"] = workers
         row["scaling_vs_1_process"] = round(row["docs_per_s"] / base["docs_per_s"], 2) if base else None
     best = max(rows.items(), key=lambda kv: kv[1]["docs_per_s"] / kv[1]["workers"])
@@ -186,7 +188,7 @@ def main(
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=1) + "\n")
     lines = [f"# Bulk annotation throughput ({abstracts:,} abstracts, {n_tokens:,} tokens)", "",
-             f"`{report['command']}`, {report['date']}, {report['machine']}; one thread per worker.", "",
+             f"`{report['command']}`, {report['date']}, {report['machine']}; one thread per worker (threadsN: N threads in one process).", "",
              "| configuration | workers | wall s | docs/s | tokens/s | scaling vs 1 process | peak RSS, largest process MiB | peak RSS, all processes MiB |",
              "|---|---|---|---|---|---|---|---|"]
     def name(config: str) -> str:
@@ -194,6 +196,8 @@ def main(
             return f"Ray local cluster, {config[3:]} actors"
         if config.startswith("split"):
             return f"{config[5:]} independent `annotate` commands, disjoint shards"
+        if config.startswith("threads"):
+            return f"local, 1 process, `--threads {config[7:]}`"
         return "local, 1 process" if config == "1" else f"local, `--n-process {config}`"
 
     for config, row in rows.items():

@@ -28,6 +28,7 @@ def annotate_cli(
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray: cluster to join (default RAY_ADDRESS, else a local cluster)"),
     batch_size: int = typer.Option(64, "--batch-size", help="Documents per nlp.pipe batch"),
     n_process: int = typer.Option(1, "--n-process", help="Processes for nlp.pipe"),
+    threads: int = typer.Option(0, "--threads", min=0, help="Torch threads in this process (local backend): N > 1 decodes the length groups of each batch in N threads, same output as 1; 0 keeps torch's default (all cores)"),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip records already in OUTPUT; --no-resume empties OUTPUT first (only annotate's own output)"),
     gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU to use, -1 for CPU"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar"),
@@ -43,6 +44,10 @@ def annotate_cli(
         import spacy
 
         spacy.require_gpu(gpu_id)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     if output_dir is not None:
         _annotate_sharded(model, paths, output_dir, fmt, batch_size, n_process, progress, backend, ray_actors, ray_address)
         return

@@ -90,3 +90,30 @@ def test_cli(model_dir, tmp_path):
     assert result.exit_code == 1, result.output
     assert "4 documents annotated" in result.output and "2 error records" in result.output
     assert len(_read(tmp_path / "o.jsonl")) == 6
+
+
+def test_cli_threads_give_the_one_thread_output(model_dir, tmp_path):
+    import torch
+
+    from .conftest import run_cli
+
+    src = tmp_path / "in.jsonl"
+    text = "Mutations in BRCA1 cause hereditary breast cancer . Loss of PTEN causes Cowden syndrome ."
+    # About 110 windows in the batch of 64 documents: several groups (of at
+    # most 2,048 padded tokens in the test model), for two threads to share.
+    src.write_text("".join(json.dumps({"id": str(i), "text": " ".join([text] * (1 + i % 12))}) + "\n"
+                           for i in range(64)))
+    before = torch.get_num_threads()
+    outputs = []
+    try:
+        for threads in (1, 2):
+            out = tmp_path / f"o{threads}.jsonl"
+            code, output = run_cli("annotate", model_dir, src, out, "--threads", threads, "--batch-size", 64,
+                                   "--no-progress")
+            assert code == 0, output
+            assert torch.get_num_threads() == threads
+            outputs.append(out.read_text())
+    finally:
+        torch.set_num_threads(before)
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0].splitlines()) == 64 and '"entities": [{' in outputs[0]
