@@ -238,7 +238,9 @@ def _decode_groups(torch_model: Model, docs, groups, featurize) -> Iterable[Dict
     LSTM kernels gain little from N threads inside one call at these sizes
     (NCBI-disease test: 1.08x with 2 threads), but groups are independent and
     torch releases the GIL in its kernels. Each group is computed exactly as
-    on one thread, so the output does not depend on N.
+    on one thread, so the output does not depend on N. torch's thread count
+    is process-wide: it reads 1 while the groups are decoded and N again
+    after.
     """
     import torch
 
