@@ -431,6 +431,26 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
+def vectors_sha256(vectors_dir: Path) -> Optional[str]:
+    """The sha256 of a vectors folder's table (`vocab/vectors`, and its keys
+    when stored apart), or None when it has none.
+
+    The word2vec fallback of the `vectors` step trains with two gensim
+    workers, which is not bit-reproducible, so two machines that each built
+    "vectors/biomed-w2v" hold different tables: the hash tells them apart.
+    """
+    files = [vectors_dir / "vocab" / name for name in ("vectors", "key2row", "vectors.cfg")]
+    files = [f for f in files if f.is_file()]
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for f in files:
+        with f.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
 def recipe(settings: GridSettings, step: Step) -> Dict[str, Any]:
     """What a step was trained with: the config file and its sha256, and the
     variant's overrides, so that runs of an edited config are told apart."""
@@ -442,6 +462,7 @@ def recipe(settings: GridSettings, step: Step) -> Dict[str, Any]:
         "config_sha256": hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None,
         "overrides": args + settings.training_overrides,
         "vectors": str(settings.vectors) if settings.vectors is not None else None,
+        "vectors_sha256": vectors_sha256(settings.path(settings.vectors)) if settings.vectors is not None else None,
         "partner": step.partner,
     }
     if "--paths.pretrained" in args[:-1]:

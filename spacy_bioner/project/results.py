@@ -176,6 +176,28 @@ def _recipe_lines(metrics: Iterable[Dict[str, Any]]) -> List[str]:
     return [f"Recipe (config files the runs were trained with, before their overrides): {listed}.{warning}", ""]
 
 
+def _vectors_lines(metrics: Iterable[Dict[str, Any]]) -> List[str]:
+    """Which word-vector tables the runs were initialized with, by hash.
+
+    Without the large pretrained file, every machine trains its own
+    word2vec table (not bit-reproducible), so runs of one recipe can start
+    from different tables; older metrics files recorded only the path.
+    """
+    counts: Dict[str, int] = {}
+    for m in metrics:
+        recipe = m.get("recipe") or {}
+        if not recipe.get("vectors"):
+            continue
+        sha = recipe.get("vectors_sha256")
+        key = f"sha256 {sha[:12]}" if sha else "not recorded"
+        counts[key] = counts.get(key, 0) + 1
+    if not counts:
+        return []
+    listed = "; ".join(f"{key} ({n} runs)" for key, n in sorted(counts.items()))
+    return [f"Vector tables (the `vectors` step trains word2vec on each machine that lacks the pretrained file, "
+            f"so tables differ between machines): {listed}.", ""]
+
+
 def _delta(a: Cell, b: Cell) -> str:
     if not a.values or not b.values:
         return NOT_MEASURED
@@ -255,6 +277,7 @@ def render_results(
         "",
     ]
     out += _recipe_lines(metrics)
+    out += _vectors_lines(metrics)
     out += _tables(inc, ooc, groups, variants)
     out += _partner_table(metrics, groups, variants)
     out += _silver_table(metrics, groups)

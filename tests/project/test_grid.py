@@ -213,3 +213,25 @@ def test_var_overrides():
     assert var_overrides(["max_epochs=2", "vectors=a=b"]) == {"vars.max_epochs": "2", "vars.vectors": "a=b"}
     with pytest.raises(ValueError, match="--var 'oops': expected NAME=VALUE"):
         var_overrides(["oops"])
+
+
+def test_metrics_record_the_vector_table_by_hash(settings):
+    """Two machines' word2vec tables at one path are told apart by hash."""
+    from dataclasses import replace
+
+    from spacy_bioner.project.grid import vectors_sha256
+
+    s = replace(settings, vectors=Path("vectors/w2v"))
+    table = s.project_dir / "vectors/w2v/vocab"
+    table.mkdir(parents=True)
+    (table / "vectors").write_bytes(b"\x00" * 64)
+    (table / "key2row").write_bytes(b"\x01" * 8)
+    first = vectors_sha256(s.project_dir / "vectors/w2v")
+    steps = plan_steps(s, "baseline", ["disease"], [0])
+    run_grid(s, steps[:1], runner=FakeRunner(), evaluator=fake_evaluator)
+    metrics = json.loads((s.project_dir / "results/baseline/A/seed0.json").read_text())
+    assert metrics["recipe"]["vectors"] == "vectors/w2v"
+    assert metrics["recipe"]["vectors_sha256"] == first and len(first) == 64
+    (table / "vectors").write_bytes(b"\x00" * 63 + b"\x02")
+    assert vectors_sha256(s.project_dir / "vectors/w2v") != first
+    assert vectors_sha256(s.project_dir / "missing") is None

@@ -162,3 +162,16 @@ def test_partner_table_compares_each_partner_with_bl(tmp_path):
     assert cells[4] == "Variome-disease" and cells[5] == "66.00 ± 1.41 (n=2)" and cells[6].startswith("+4.50 (p=")
     other = next(line for line in text.splitlines() if line.startswith("| MTL | NCBI-disease + Variome-disease |"))
     assert NOT_MEASURED in other
+
+
+def test_report_lists_vector_tables_by_hash(tmp_path):
+    results = tmp_path / "results"
+    for seed, sha in enumerate(["a" * 64, "a" * 64, None]):
+        write_metrics(results, "baseline", "NCBI-disease", seed, 0.8)
+        path = results / "baseline" / "NCBI-disease" / f"seed{seed}.json"
+        data = json.loads(path.read_text())
+        data["recipe"] = {"config": "configs/bilstm_crf.cfg", "config_sha256": "c" * 64, "vectors": "vectors/w2v",
+                          **({"vectors_sha256": sha} if sha else {})}
+        path.write_text(json.dumps(data))
+    text = write_results(results, tmp_path / "results.md", groups=GROUPS, variants=["baseline"]).read_text()
+    assert "not recorded (1 runs); sha256 aaaaaaaaaaaa (2 runs)." in text
