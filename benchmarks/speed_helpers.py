@@ -6,6 +6,8 @@ import resource
 from pathlib import Path
 from typing import Any, List, Tuple
 
+from spacy_bioner.project.grid import cpu_model
+
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -20,13 +22,7 @@ def single_thread() -> None:
 
 
 def describe_machine() -> str:
-    cpu = ""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_model()
     return f"{platform.platform()}, {cpu or platform.processor()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
 
 

@@ -352,11 +352,23 @@ def parse_epochs(log_text: str) -> Optional[int]:
     return max(epochs) + 1 if epochs else None
 
 
+def cpu_model() -> Optional[str]:
+    """The CPU's model name from /proc/cpuinfo (None elsewhere). Machines of
+    one core count can differ several-fold in speed, so wall times name it."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(encoding="utf8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return None
+
+
 def machine_info(gpu_id: int) -> Dict[str, Any]:
     """What the numbers were measured on."""
     info: Dict[str, Any] = {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "gpu_id": gpu_id,
