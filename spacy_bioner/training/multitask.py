@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 
 import spacy
 from spacy.language import Language
+from spacy.training.batchers import minibatch_by_padded_size
 from spacy.training import Example
 
 from ..pipeline.bilstm_crf_ner import HEAD_KEY
@@ -80,11 +81,11 @@ class MultiCorpus:
 
 @spacy.registry.batchers("spacy-bioner.batch_by_corpus.v1")
 def configure_batch_by_corpus(
-    size: int = 32, schedule: str = "round_robin", temperature: float = 1.0
+    size: int = 32, schedule: str = "round_robin", temperature: float = 1.0, padded_size: int = 0, buffer: int = 256
 ) -> Callable[[Iterable[Example]], Iterator[List[Example]]]:
     """Create a batcher that yields batches of one corpus (head) each.
 
-    size (int): Examples (sentences) per batch.
+    size (int): Examples (sentences) per batch, when `padded_size` is 0.
     schedule (str): "round_robin": rounds visit every corpus once, in a new
         random order each round; a corpus that runs out starts again
         (reshuffled) until the largest has been seen once, so a small corpus
@@ -92,21 +93,32 @@ def configure_batch_by_corpus(
         probability ∝ size^temperature (1: as large as it is, 0: uniform),
         for as many batches as all corpora hold.
     temperature (float): The exponent of "proportional".
+    padded_size (int): When above 0, batches are binned by length instead, as
+        `spacy.batch_by_padded.v1` does, within each corpus: `buffer`
+        examples at a time are sorted by length and cut into batches of at
+        most this many padded positions (longest sentence x sentences). The
+        LSTMs then compute about one position per token instead of about two
+        (docs/recipe.md); a sentence longer than this is a batch of its own.
+    buffer (int): Examples sorted together when binning by length.
     RETURNS (Callable): The batcher.
     """
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, not {schedule!r}")
     if size < 1:
         raise ValueError("size must be at least 1")
+    if padded_size < 0 or buffer < 1:
+        raise ValueError("padded_size must be at least 0 and buffer at least 1")
 
     def batcher(examples: Iterable[Example]) -> Iterator[List[Example]]:
-        return batch_by_corpus(examples, size=size, schedule=schedule, temperature=temperature)
+        return batch_by_corpus(examples, size=size, schedule=schedule, temperature=temperature,
+                               padded_size=padded_size, buffer=buffer)
 
     return batcher
 
 
 def batch_by_corpus(
-    examples: Iterable[Example], *, size: int, schedule: str = "round_robin", temperature: float = 1.0
+    examples: Iterable[Example], *, size: int, schedule: str = "round_robin", temperature: float = 1.0,
+    padded_size: int = 0, buffer: int = 256,
 ) -> Iterator[List[Example]]:
     """Group one pass of examples by head and interleave single-head batches.
 
@@ -117,6 +129,9 @@ def batch_by_corpus(
     size (int): Examples per batch.
     schedule (str): "round_robin" or "proportional" (see the batcher).
     temperature (float): The exponent of "proportional".
+    padded_size (int): Bin by length into batches of at most this many padded
+        positions instead (0: `size` examples per batch).
+    buffer (int): Examples sorted together when binning by length.
     YIELDS (List[Example]): Batches whose examples share a head.
     """
     by_head: Dict[Optional[str], List[Example]] = {}
@@ -124,7 +139,14 @@ def batch_by_corpus(
         by_head.setdefault(head_of(eg), []).append(eg)
     if not by_head:
         return
-    queues = {head: _Cycle(egs, size) for head, egs in by_head.items()}
+    if padded_size > 0:
+        def cut(egs: List[Example]) -> List[List[Example]]:
+            return [list(b) for b in minibatch_by_padded_size(egs, size=padded_size, buffer=buffer,
+                                                              get_length=_length)]
+    else:
+        def cut(egs: List[Example]) -> List[List[Example]]:
+            return [egs[i : i + size] for i in range(0, len(egs), size)]
+    queues = {head: _Cycle(egs, cut) for head, egs in by_head.items()}
     heads = list(queues)
     if schedule == "round_robin":
         largest = max(queues.values(), key=len)
@@ -141,25 +163,31 @@ def batch_by_corpus(
             yield queues[head].next_batch()
 
 
-class _Cycle:
-    """Batches of one corpus, reshuffled and restarted when exhausted."""
+def _length(example: Example) -> int:
+    return len(example.reference)
 
-    def __init__(self, examples: List[Example], size: int) -> None:
+
+class _Cycle:
+    """Batches of one corpus, reshuffled, re-cut and restarted when exhausted."""
+
+    def __init__(self, examples: List[Example], cut: Callable[[List[Example]], List[List[Example]]]) -> None:
         self.examples = examples
-        self.size = size
+        self.cut = cut
+        self.batches = cut(examples)
         self.position = 0
         self.wrapped = False
 
     def __len__(self) -> int:
         """Number of batches in one pass."""
-        return -(-len(self.examples) // self.size)
+        return len(self.batches)
 
     def next_batch(self) -> List[Example]:
-        if self.position >= len(self.examples):
+        if self.position >= len(self.batches):
             random.shuffle(self.examples)
+            self.batches = self.cut(self.examples)
             self.position = 0
-        batch = self.examples[self.position : self.position + self.size]
-        self.position += self.size
-        if self.position >= len(self.examples):
+        batch = self.batches[self.position]
+        self.position += 1
+        if self.position >= len(self.batches):
             self.wrapped = True
         return batch

@@ -55,6 +55,42 @@ def test_round_robin_batches_are_single_corpus_and_cycle_small_corpora():
     assert firsts == {"big", "small"}
 
 
+def test_length_binned_batches_stay_single_corpus_and_pad_less():
+    """padded_size bins each corpus's sentences by length: every example is
+    seen once per pass of its corpus, no batch exceeds the padded size
+    unless a single sentence does, and far fewer positions are padding."""
+    nlp = spacy.blank("en")
+    rng = random.Random(0)
+    examples = []
+    for head, n in (("big", 120), ("small", 30)):
+        for i in range(n):
+            length = rng.choice([3, 5, 8, 30, 60]) if i else 90  # one sentence longer than padded_size
+            doc = nlp.make_doc(" ".join(f"w{i}_{j}" for j in range(length)))
+            eg = Example(doc, doc.copy())
+            eg.reference.user_data[HEAD_KEY] = head
+            examples.append(eg)
+
+    def padded(batches):
+        return sum(max(len(eg.reference) for eg in b) * len(b) for b in batches) / sum(
+            len(eg.reference) for b in batches for eg in b)
+
+    random.seed(0)
+    binned = list(batch_by_corpus(examples, size=8, padded_size=80, buffer=64))
+    random.seed(0)
+    fixed = list(batch_by_corpus(examples, size=8))
+    assert all(len({head_of(eg) for eg in b}) == 1 for b in binned)
+    assert all(max(len(eg.reference) for eg in b) * len(b) <= 80 or len(b) == 1 for b in binned)
+    assert any(len(b) == 1 and len(b[0].reference) == 90 for b in binned)
+    big = [eg.reference.text for b in binned for eg in b if head_of(eg) == "big"]
+    assert sorted(big) == sorted(eg.reference.text for eg in examples[:120])
+    assert padded(binned) < 1.3 < padded(fixed)
+    configured = registry.batchers.get("spacy-bioner.batch_by_corpus.v1")(size=8, padded_size=80, buffer=64)
+    random.seed(0)
+    assert [[eg.reference.text for eg in b] for b in configured(examples)] == [[eg.reference.text for eg in b] for b in binned]
+    with pytest.raises(ValueError, match="padded_size"):
+        registry.batchers.get("spacy-bioner.batch_by_corpus.v1")(padded_size=-1)
+
+
 def test_proportional_schedule_follows_size_to_the_temperature():
     nlp = spacy.blank("en")
     examples = marked(nlp, "big", 300) + marked(nlp, "small", 30)
