@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 import typer
+from spacy.training.batchers import minibatch_by_padded_size
 
 from speed_helpers import (
     describe_machine, load_test_texts, peak_rss_mib, single_thread, thread_settings, training_batches,
@@ -58,6 +59,10 @@ ALL_CORE_SPLITS = ("test.tsv", "dev.tsv", "train.tsv")
 # Our component with `set_inference_precision("bfloat16")`: an opt-in row,
 # not the default (its scores differ from float32 in the third decimal).
 BF16 = "bilstm_crf_ner bfloat16"
+# Training row of the candidate recipe with length-binned batches
+# (docs/recipe.md); its padded size holds about the recipe's tokens per batch.
+BINNED = "bilstm_crf_ner length-binned"
+BINNED_SIZE = 500
 
 
 def alternate(runs: Dict[str, Callable[[], int]], passes: int) -> Dict[str, Dict[str, Any]]:
@@ -183,11 +188,18 @@ def measure(mode: str, args: Dict[str, Any]) -> Dict[str, Any]:
         nlps = {
             "bilstm_crf_ner": _init_for_training(OURS_CONFIG, corpus, args["vectors"]),
             "spacy_ner": _init_for_training(Path(args["spacy_config"]), corpus, args["vectors"]),
+            BINNED: _init_for_training(OURS_CONFIG, corpus, args["vectors"]),
         }
         runs = {}
         for name, nlp in nlps.items():
             words = SPACY_BATCH_WORDS if name == "spacy_ner" else 0
             batches, optimizer = training_batches(nlp, corpus / "train.tsv", args["train_sentences"], words)
+            if name == BINNED:
+                # The candidate recipe of docs/recipe.md: the same sentences
+                # binned by length (spacy.batch_by_padded.v1's batching).
+                examples = [eg for batch in batches for eg in batch]
+                batches = [list(b) for b in minibatch_by_padded_size(
+                    examples, size=BINNED_SIZE, buffer=256, get_length=lambda eg: len(eg.reference))]
             runs[name] = _updates(nlp, batches, optimizer)
         result = alternate(runs, passes)
     elif mode.startswith("rss_"):
@@ -265,6 +277,10 @@ def markdown(report: Dict[str, Any]) -> str:
         f"training per core **{r['training_per_core']}x** (target 1.5x). With bfloat16 inference "
         f"(opt-in): per core **{b['ratios']['inference_per_core']}x**, all cores **{b['ratios']['inference_all_cores']}x**.",
         "",
+        *([f"Training per core with length-binned batches ({report['training_length_binned']['batcher']}): "
+           f"{report['training_length_binned']['tok_per_s_1']:,} tok/s, "
+           f"**{report['training_length_binned']['ratio_to_spacy_ner']}x** spaCy's `ner`; not yet the recipe.", ""]
+          if report.get("training_length_binned") else []),
         "Per-core inference at each `nlp.pipe` batch size (median tok/s): "
         + ", ".join(f"{k}: {v['tok_per_s']:,}" for k, v in report["raw"]["infer_one"]["result"].items())
         + ". Ratio at the same batch size: "
@@ -352,6 +368,11 @@ def main(
         "bfloat16_opt_in": bf16,
         "ratios": {"inference_per_core": ratio("infer_tok_per_s_1"), "inference_all_cores": ratio("infer_tok_per_s_all"),
                    "training_per_core": ratio("train_tok_per_s_1")},
+        "training_length_binned": {
+            "batcher": f"spacy.batch_by_padded.v1 size {BINNED_SIZE}, buffer 256 (candidate recipe, docs/recipe.md)",
+            "tok_per_s_1": train[BINNED]["tok_per_s"],
+            "ratio_to_spacy_ner": round(train[BINNED]["tok_per_s"] / systems["spacy_ner"]["train_tok_per_s_1"], 2),
+        } if BINNED in train else None,
         "targets": TARGETS,
         "raw": raw,
     }
