@@ -25,11 +25,11 @@ from typing import Any, Dict, List
 
 import spacy
 import typer
-from spacy.training.batchers import minibatch_by_padded_size
 from spacy.util import registry
 from thinc.api import Config
 
 from speed_helpers import describe_machine, single_thread, thread_settings
+from spacy_bioner.training.multitask import bin_by_length
 from spacy_bioner.training.readers import create_tsv_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,9 +67,8 @@ def main(
     recipe_batcher = registry.resolve({"b": config["training"]["batcher"]})["b"]
     systems: Dict[str, List[List[Any]]] = {
         "recipe (batch_by_sequence, 16 sentences)": [list(b) for b in recipe_batcher(examples)],
-        f"batch_by_padded (size {padded_size}, buffer {buffer})": [
-            list(b) for b in minibatch_by_padded_size(examples, size=padded_size, buffer=buffer,
-                                                      get_length=lambda eg: len(eg.reference))],
+        f"batch_by_padded (size {padded_size}, buffer {buffer})": bin_by_length(
+            examples, padded_size=padded_size, buffer=buffer),
     }
     tokens = sum(len(eg.reference) for eg in examples)
     timed_pass(nlp, list(systems.values())[0][:4], optimizer)  # warm-up: lazy allocations

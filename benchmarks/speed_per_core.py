@@ -43,11 +43,11 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 import typer
-from spacy.training.batchers import minibatch_by_padded_size
 
 from speed_helpers import (
     describe_machine, load_test_texts, peak_rss_mib, single_thread, thread_settings, training_batches,
 )
+from spacy_bioner.training.multitask import bin_by_length
 
 ROOT = Path(__file__).resolve().parents[1]
 OURS_CONFIG = ROOT / "configs" / "bilstm_crf.cfg"
@@ -197,9 +197,7 @@ def measure(mode: str, args: Dict[str, Any]) -> Dict[str, Any]:
             if name == BINNED:
                 # The candidate recipe of docs/recipe.md: the same sentences
                 # binned by length (spacy.batch_by_padded.v1's batching).
-                examples = [eg for batch in batches for eg in batch]
-                batches = [list(b) for b in minibatch_by_padded_size(
-                    examples, size=BINNED_SIZE, buffer=256, get_length=lambda eg: len(eg.reference))]
+                batches = bin_by_length([eg for batch in batches for eg in batch], padded_size=BINNED_SIZE)
             runs[name] = _updates(nlp, batches, optimizer)
         result = alternate(runs, passes)
     elif mode.startswith("rss_"):

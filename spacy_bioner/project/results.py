@@ -453,9 +453,8 @@ def _silver_table(metrics: List[Dict[str, Any]], groups: Dict[str, List[str]]) -
 
 def _machine(m: Dict[str, Any]) -> str:
     info = m.get("machine", {})
-    parts = [str(info.get("platform", "?")), f"{info.get('cpu_count', '?')} CPUs"]
-    if info.get("cpu_model"):
-        parts[-1] = f"{info['cpu_count']} CPUs ({info['cpu_model']})"
+    cpus = f"{info.get('cpu_count', '?')} CPUs" + (f" ({info['cpu_model']})" if info.get("cpu_model") else "")
+    parts = [str(info.get("platform", "?")), cpus]
     if info.get("torch"):
         parts.append(f"torch {info['torch']}")
     if info.get("gpu_id", -1) not in (-1, None):

@@ -141,8 +141,7 @@ def batch_by_corpus(
         return
     if padded_size > 0:
         def cut(egs: List[Example]) -> List[List[Example]]:
-            return [list(b) for b in minibatch_by_padded_size(egs, size=padded_size, buffer=buffer,
-                                                              get_length=_length)]
+            return bin_by_length(egs, padded_size=padded_size, buffer=buffer)
     else:
         def cut(egs: List[Example]) -> List[List[Example]]:
             return [egs[i : i + size] for i in range(0, len(egs), size)]
@@ -163,8 +162,18 @@ def batch_by_corpus(
             yield queues[head].next_batch()
 
 
-def _length(example: Example) -> int:
-    return len(example.reference)
+def bin_by_length(examples: List[Example], *, padded_size: int, buffer: int = 256) -> List[List[Example]]:
+    """Batches of examples of similar length (`spacy.batch_by_padded.v1`'s
+    batching): `buffer` examples at a time are sorted by length and cut into
+    batches of at most `padded_size` padded positions.
+
+    examples (List[Example]): The examples, in the order buffers are taken.
+    padded_size (int): Most padded positions (longest sentence x sentences).
+    buffer (int): Examples sorted together.
+    RETURNS (List[List[Example]]): The batches.
+    """
+    return [list(b) for b in minibatch_by_padded_size(examples, size=padded_size, buffer=buffer,
+                                                      get_length=lambda eg: len(eg.reference))]
 
 
 class _Cycle:
