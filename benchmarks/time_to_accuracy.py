@@ -10,7 +10,7 @@ test split. Systems run `--parallel` at a time, one thread each by default,
 so a 16-core machine measures 15 recipes in one budget.
 
     python benchmarks/time_to_accuracy.py ../shared/corpora/NCBI-disease \\
-        --systems benchmarks/recipes.json --only spacy_ner,recipe \\
+        --systems benchmarks/recipes.json --only spacy_ner,recipe2 \\
         --vectors vectors/biomed-w2v --budget 480 --parallel 2 \\
         --output docs/benchmarks/time_to_accuracy_ncbi_disease.json
 
