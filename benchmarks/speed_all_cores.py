@@ -27,7 +27,7 @@ from typing import Any, Dict
 import typer
 
 from speed_helpers import describe_machine, load_test_texts
-from speed_per_core import BF16, _pipe, alternate
+from speed_per_core import BF16, _pipe, alternate, threads_batch_size
 
 
 def measure(group: str, args: Dict[str, Any]) -> Dict[str, Any]:
@@ -49,9 +49,11 @@ def measure(group: str, args: Dict[str, Any]) -> Dict[str, Any]:
             f"{BF16} (n_process={n})": _pipe(ours, texts, "bfloat16", batch_size=batch["ours"], n_process=n),
         }
     else:
+        # At least the batch size that gives each thread a length group.
+        size = max(batch["ours"], threads_batch_size(ours, texts, n)) if args.get("size_for_threads") else batch["ours"]
         runs = {
-            f"bilstm_crf_ner ({n} threads)": _pipe(ours, texts, "float32", batch_size=batch["ours"]),
-            f"{BF16} ({n} threads)": _pipe(ours, texts, "bfloat16", batch_size=batch["ours"]),
+            f"bilstm_crf_ner ({n} threads, batch {size})": _pipe(ours, texts, "float32", batch_size=size),
+            f"{BF16} ({n} threads, batch {size})": _pipe(ours, texts, "bfloat16", batch_size=size),
         }
     return alternate(runs, args["passes"])
 
@@ -65,10 +67,11 @@ def main(
     repeat: int = typer.Option(2, help="Annotate the three splits' texts this many times per pass"),
     passes: int = typer.Option(3, help="Passes per row (median counts)"),
     limit: float = typer.Option(120.0, help="Seconds each group may run"),
+    size_for_threads: bool = typer.Option(True, help="Threads rows: raise ours' batch size until every thread has a length group"),
     output: Path = typer.Option(..., help="Results JSON"),
 ) -> None:
     args = {"corpus": str(corpus.resolve()), "ours": str(ours.resolve()), "spacy": str(spacy_model.resolve()),
-            "n_process": n_process, "repeat": repeat, "passes": passes,
+            "n_process": n_process, "repeat": repeat, "passes": passes, "size_for_threads": size_for_threads,
             "batch": {k: int(v) for k, v in (item.split("=") for item in batch.split(","))}}
     report: Dict[str, Any] = {"command": " ".join(["python", "benchmarks/speed_all_cores.py", *sys.argv[1:]]),
                               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -107,6 +107,16 @@ def _pipe(nlp: Any, texts: List[str], precision: Optional[str] = None, **kwargs:
     return run
 
 
+def threads_batch_size(nlp: Any, texts: List[str], threads: int) -> int:
+    """The `nlp.pipe` batch size (docs) whose length groups, of at most the
+    model's `batch_tokens` padded tokens each, number about `threads`: with
+    fewer groups than threads, the extra threads have nothing to decode."""
+    sample = texts[:500]
+    tokens_per_doc = max(1.0, sum(len(doc) for doc in nlp.tokenizer.pipe(sample)) / max(1, len(sample)))
+    batch_tokens = nlp.get_pipe("bilstm_crf_ner").model.attrs["batch_tokens"]
+    return int(threads * batch_tokens / tokens_per_doc) + 1
+
+
 def _compare_precisions(nlp: Any, texts: List[str], batch_size: int) -> Dict[str, Any]:
     """How bfloat16 predictions differ from float32 ones on the texts."""
     pipe = nlp.get_pipe("bilstm_crf_ner")
@@ -147,6 +157,7 @@ def measure(mode: str, args: Dict[str, Any]) -> Dict[str, Any]:
     """One measurement, run in a fresh subprocess (see `main`)."""
     corpus = Path(args["corpus"])
     passes = args["passes"]
+    extra: Dict[str, Any] = {}
     if mode != "infer_all":
         single_thread()
     import spacy
@@ -179,13 +190,17 @@ def measure(mode: str, args: Dict[str, Any]) -> Dict[str, Any]:
         texts = texts * args.get("all_core_repeat", 1)
         list(ours.pipe(texts[:200]))
         list(ref.pipe(texts[:200]))
-        # Each system at the batch size that was fastest for it on one thread.
+        # Each system at the batch size that was fastest for it on one thread;
+        # ours with threads at least at the size that gives every thread a
+        # length group to decode (docs/benchmarks/speed_16core_xeon.md).
         size, ref_size, low_size = args["best_batch"]["bilstm_crf_ner"], args["best_batch"]["spacy_ner"], args["best_batch"][BF16]
+        threads_size = max(size, low_size, threads_batch_size(ours, texts, n))
+        extra["threads_batch_size"] = threads_size
         result = alternate({
-            f"bilstm_crf_ner ({n} threads)": _pipe(ours, texts, "float32", batch_size=size),
+            f"bilstm_crf_ner ({n} threads)": _pipe(ours, texts, "float32", batch_size=threads_size),
             f"bilstm_crf_ner (n_process={n})": _pipe(ours, texts, "float32", batch_size=size, n_process=n),
             f"spacy_ner (n_process={n})": _pipe(ref, texts, batch_size=ref_size, n_process=n),
-            f"{BF16} ({n} threads)": _pipe(ours, texts, "bfloat16", batch_size=low_size),
+            f"{BF16} ({n} threads)": _pipe(ours, texts, "bfloat16", batch_size=threads_size),
             f"{BF16} (n_process={n})": _pipe(ours, texts, "bfloat16", batch_size=low_size, n_process=n),
         }, passes)
     elif mode == "train_one":
@@ -218,7 +233,7 @@ def measure(mode: str, args: Dict[str, Any]) -> Dict[str, Any]:
         result = {}
     else:
         raise ValueError(f"unknown mode {mode!r}")
-    return {"result": result, "peak_rss_mib": round(peak_rss_mib()), "threads": thread_settings()}
+    return {"result": result, "peak_rss_mib": round(peak_rss_mib()), "threads": thread_settings(), **extra}
 
 
 def run_mode(mode: str, args: Dict[str, Any], threads: int) -> Dict[str, Any]:
@@ -251,7 +266,8 @@ def markdown(report: Dict[str, Any]) -> str:
         f"A B A B, median pass, each system at its fastest `nlp.pipe` batch size of {report['batch_sizes']}. All-core rows: {n} processes or threads, alternated the same way, "
         f"over the texts of {', '.join(report['all_core_splits'])}"
         f"{' repeated ' + str(report['all_core_repeat']) + ' times' if report.get('all_core_repeat', 1) > 1 else ''}"
-        f" ({report['all_core_tokens']:,} tokens per pass). "
+        f" ({report['all_core_tokens']:,} tokens per pass)"
+        f"{'; ours with threads at `nlp.pipe` batch size ' + str(report['raw']['infer_all']['threads_batch_size']) + ', one length group per thread' if 'threads_batch_size' in report['raw']['infer_all'] else ''}. "
         f"Per-core texts: the {s['bilstm_crf_ner']['infer_tokens']:,} tokens of the test sentences as raw strings, "
         f"tokenization included; our char-state cache is emptied before every pass. "
         f"Training: `nlp.update` over {report['train_sentences']} training sentences per pass "
