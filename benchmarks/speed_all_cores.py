@@ -19,6 +19,8 @@ within a group, passes alternate as in `speed_per_core.py`.
 """
 import datetime
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +60,22 @@ def measure(group: str, args: Dict[str, Any]) -> Dict[str, Any]:
     return alternate(runs, args["passes"])
 
 
+def run_group(group: str, args: Dict[str, Any], limit: float) -> Dict[str, Any]:
+    """One group in its own process session, so that at the time limit the
+    `nlp.pipe` workers it forked are stopped with it, not left running."""
+    proc = subprocess.Popen([sys.executable, __file__, "--measure", group, json.dumps(args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return {"error": f"did not finish within {limit:.0f} s"}
+    if proc.returncode:
+        return {"error": err.strip().splitlines()[-1:]}
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def main(
     corpus: Path = typer.Argument(..., help="Folder with train.tsv, dev.tsv, test.tsv"),
     ours: Path = typer.Argument(..., help="Trained bilstm_crf_ner pipeline"),
@@ -77,13 +95,7 @@ def main(
                               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                               "machine": describe_machine(), **args, "groups": {}}
     for group in ("processes", "threads"):
-        try:
-            proc = subprocess.run([sys.executable, __file__, "--measure", group, json.dumps(args)],
-                                  capture_output=True, text=True, timeout=limit)
-            report["groups"][group] = (json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0
-                                       else {"error": proc.stderr.strip().splitlines()[-1:]})
-        except subprocess.TimeoutExpired:
-            report["groups"][group] = {"error": f"did not finish within {limit:.0f} s"}
+        report["groups"][group] = run_group(group, args, limit)
         print(group, json.dumps(report["groups"][group]), flush=True)
     rows = {k: v for g in report["groups"].values() if "error" not in g for k, v in g.items()}
     ref = next((v["tok_per_s"] for k, v in rows.items() if k.startswith("spacy_ner")), None)
