@@ -4,7 +4,7 @@ subprocess under a time limit, so that one row that stalls costs only its
 own limit and the others still report.
 
 * group `processes`: spaCy's `ner`, ours and ours in bfloat16, each with
-  `nlp.pipe(n_process=N)`, alternated A B C A B C in one process whose torch
+  `nlp.pipe(n_process=N)`, alternated (A B C, B C A, C A B) in one process whose torch
   never ran more than one thread (workers are forked from it);
 * group `threads`: ours and ours in bfloat16 with N torch threads,
   alternated in a second process.

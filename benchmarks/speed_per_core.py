@@ -10,7 +10,8 @@ subprocess of this script:
 * inference, one thread: both pipelines are loaded in one process and
   annotate the test texts (raw strings, so tokenization and sentence
   splitting are included, as an application runs them) in passes that
-  alternate A B A B; the median pass of each counts, at each of a few
+  alternate, the order turning by one place every pass (A B C, B C A, ...);
+  the median pass of each counts, at each of a few
   `nlp.pipe` batch sizes, and each system's fastest batch size counts (for
   spaCy's `ner` it is not its default of 1,000). Our component computes its
   confidences (it always does).
@@ -66,14 +67,20 @@ BINNED_SIZE = 500
 
 
 def alternate(runs: Dict[str, Callable[[], int]], passes: int) -> Dict[str, Dict[str, Any]]:
-    """Run each callable once per pass, in the same order every pass (A B A B),
-    and return the median tokens/s of each, with every pass kept."""
+    """Run each callable once per pass and return the median tokens/s of
+    each, with every pass kept. The order turns by one place every pass
+    (A B C, B C A, C A B, ...): on a machine where a run's place in a pass
+    moves its speed (measured: ~20% for second place on an AMD EPYC,
+    docs/benchmarks/speed_16core_xeon.md), each callable then takes every
+    place equally often over len(runs) passes."""
     seconds: Dict[str, List[float]] = {name: [] for name in runs}
     tokens: Dict[str, int] = {}
-    for _ in range(passes):
-        for name, run in runs.items():
+    names = list(runs)
+    for index in range(passes):
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
             start = time.perf_counter()
-            tokens[name] = run()
+            tokens[name] = runs[name]()
             seconds[name].append(time.perf_counter() - start)
     return {
         name: {
@@ -263,7 +270,7 @@ def markdown(report: Dict[str, Any]) -> str:
         f"`{report['command']}`\n",
         f"{report['date']}; {report['machine']}. Per-core rows: one process, both pipelines, "
         f"1 thread (OMP/MKL/OpenBLAS = 1, torch.set_num_threads(1)), {report['passes']} passes alternated "
-        f"A B A B, median pass, each system at its fastest `nlp.pipe` batch size of {report['batch_sizes']}. All-core rows: {n} processes or threads, alternated the same way, "
+        f"({'A B C, B C A, ...' if report.get('order_turns') else 'A B A B'}), median pass, each system at its fastest `nlp.pipe` batch size of {report['batch_sizes']}. All-core rows: {n} processes or threads, alternated the same way, "
         f"over the texts of {', '.join(report['all_core_splits'])}"
         f"{' repeated ' + str(report['all_core_repeat']) + ' times' if report.get('all_core_repeat', 1) > 1 else ''}"
         f" ({report['all_core_tokens']:,} tokens per pass)"
@@ -378,6 +385,7 @@ def main(
         "machine": describe_machine(),
         "corpus": corpus.resolve().name,
         "passes": passes,
+        "order_turns": True,
         "n_process": n_process,
         "batch_sizes": args["batch_sizes"],
         "all_core_splits": args["all_core_splits"],
