@@ -29,7 +29,7 @@ from typing import Any, Dict
 import typer
 
 from speed_helpers import describe_machine, load_test_texts
-from speed_per_core import BF16, _pipe, alternate, threads_batch_size
+from speed_per_core import ALL_CORE_SPLITS, BF16, _pipe, alternate, threads_batch_size
 
 
 def measure(group: str, args: Dict[str, Any]) -> Dict[str, Any]:
@@ -40,7 +40,7 @@ def measure(group: str, args: Dict[str, Any]) -> Dict[str, Any]:
     torch.set_num_threads(n if group == "threads" else 1)
     ours, ref = spacy.load(args["ours"]), spacy.load(args["spacy"])
     corpus = Path(args["corpus"])
-    texts = [t for split in ("test.tsv", "dev.tsv", "train.tsv") for t in load_test_texts(corpus / split, ref)]
+    texts = [t for split in ALL_CORE_SPLITS for t in load_test_texts(corpus / split, ref)]
     texts = texts * args["repeat"]
     list(ours.pipe(texts[:200]))
     list(ref.pipe(texts[:200]))
