@@ -5,7 +5,7 @@ from typing import NoReturn, Optional, Union
 import typer
 from wasabi import msg
 
-app = typer.Typer(name="spacy-bioner", no_args_is_help=True, add_completion=False,
+app = typer.Typer(name="spacy-bioner", no_args_is_help=True, add_completion=False, rich_markup_mode="markdown",
                   help="Biomedical NER for spaCy: convert, vectors, evaluate, annotate.")
 
 

@@ -11,10 +11,13 @@ from wasabi import msg
 
 from . import app, fail
 
-assets_app = typer.Typer(help="Fetch and verify corpus files from a local mirror.", no_args_is_help=True)
-grid_app = typer.Typer(help="The resumable experiment grid (variant × corpus × seed).", no_args_is_help=True)
+assets_app = typer.Typer(
+    rich_markup_mode="markdown", no_args_is_help=True, help="Fetch and verify corpus files from a local mirror.")
+grid_app = typer.Typer(
+    rich_markup_mode="markdown", no_args_is_help=True, help="The resumable experiment grid (variant × corpus × seed).")
 app.add_typer(assets_app, name="assets")
-cv_app = typer.Typer(help="k-fold cross-validation on a corpus's pooled train+dev, resumable.", no_args_is_help=True)
+cv_app = typer.Typer(
+    rich_markup_mode="markdown", no_args_is_help=True, help="k-fold cross-validation on a corpus's pooled train+dev, resumable.")
 app.add_typer(grid_app, name="grid")
 app.add_typer(cv_app, name="cv")
 

@@ -24,7 +24,7 @@ class Algorithm(str, Enum):
     fasttext = "fasttext"
 
 
-vectors_app = typer.Typer(help="Word vectors as a spaCy vectors directory (for initialize.vectors in a config).",
+vectors_app = typer.Typer(rich_markup_mode="markdown", help="Word vectors as a spaCy vectors directory (for initialize.vectors in a config).",
                           no_args_is_help=True)
 app.add_typer(vectors_app, name="vectors")
 
