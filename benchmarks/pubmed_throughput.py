@@ -10,6 +10,12 @@ configuration runs as its own `annotate` command(s): one process, `--n-process
 resident memory of every process of its tree from /proc twice a second.
 From the measured rate the report projects the hours for all of PubMed.
 
+With `--baseline` (e.g. a trained spaCy `ner` pipeline), every configuration
+also runs that pipeline through the same `annotate` commands, the two
+alternated over `--passes` passes (the order turning each pass), and the
+report gives each one's median rate and the ratio: the all-core comparison of
+the two systems on the bulk path, where no main process decodes the docs.
+
     python benchmarks/pubmed_throughput.py training/speed/ours/model-best \\
         --text assets/corpora/unlabeled/biomed_text.jsonl.gz --abstracts 20000 \\
         --output docs/benchmarks/pubmed_throughput.json
@@ -118,6 +124,40 @@ def run(cmds: List[List[str]], env: Dict[str, str]) -> Dict[str, float]:
             "peak_rss_all_processes_mib": round(peak_sum / 1024)}
 
 
+def workers(config: str) -> int:
+    return int(config.replace("ray", "").replace("split", "").replace("threads", ""))
+
+
+def run_config(model: Path, config: str, inputs: List[Path], work: Path, env: Dict[str, str],
+               abstracts: int) -> Dict[str, float]:
+    """One configuration's `annotate` command(s) with `model`, into a fresh
+    output folder of this benchmark; checks that every record was written."""
+    out = work / f"out-{config}"
+    if out.exists():
+        shutil.rmtree(out)  # our own output folder from an earlier run of this benchmark
+
+    def annotate(files: List[Path]) -> List[str]:
+        return [sys.executable, "-m", "spacy_bioner.cli", "annotate", str(model), *map(str, files),
+                "-o", str(out), "--batch-size", "256", "--format", "jsonl"]
+
+    if config.startswith("ray"):
+        cmds = [annotate(inputs) + ["--backend", "ray", "--ray-actors", config[3:]]]
+    elif config.startswith("threads"):
+        cmds = [annotate(inputs) + ["--threads", config[7:]]]
+    elif config.startswith("split"):
+        # Independent single-process commands on disjoint shards: how a
+        # PubMed run would use N cores without any coordination.
+        n = int(config[5:])
+        cmds = [annotate(inputs[i::n]) for i in range(n)]
+    else:
+        cmds = [annotate(inputs) + ["--n-process", config]]
+    measured = run(cmds, env)
+    written = sum(1 for shard in out.glob("*.jsonl") for _ in shard.open(encoding="utf8"))
+    if written != abstracts:
+        raise RuntimeError(f"{model} {config}: {written} records written for {abstracts} abstracts")
+    return {**measured, "records": written}
+
+
 def main(
     model: Path = typer.Argument(..., help="A trained pipeline"),
     text: Path = typer.Option(ROOT / "assets/corpora/unlabeled/biomed_text.jsonl.gz", help="JSONL(.gz) abstracts"),
@@ -126,6 +166,8 @@ def main(
     work_dir: Path = typer.Option(Path("training/pubmed_throughput"), help="Inputs and outputs (not committed)"),
     configs: str = typer.Option("1,2,split2,ray2", help="Comma-separated: N (one command, --n-process N), threadsN (one command, --threads N), splitN (N independent commands on disjoint shards), rayN (Ray, N actors)"),
     output: Path = typer.Option(..., help="Report JSON (a .md is written beside it)"),
+    baseline: Optional[Path] = typer.Option(None, help="A second pipeline (e.g. spaCy's ner) run through the same commands, alternated"),
+    passes: int = typer.Option(1, help="Passes per configuration and pipeline (median wall time counts)"),
 ) -> None:
     work = (ROOT / work_dir).resolve()
     inputs = write_inputs(text, abstracts, shards, work / "inputs")
@@ -133,37 +175,24 @@ def main(
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                RAY_DEDUP_LOGS="0", PYTHONUNBUFFERED="1")
     rows: Dict[str, Dict[str, float]] = {}
+    baseline_rows: Dict[str, Dict[str, float]] = {}
+    models = [model] if baseline is None else [model, baseline]
     for config in configs.split(","):
-        out = work / f"out-{config}"
-        if out.exists():
-            shutil.rmtree(out)  # our own output folder from an earlier run of this benchmark
-        def annotate(files: List[Path]) -> List[str]:
-            return [sys.executable, "-m", "spacy_bioner.cli", "annotate", str(model), *map(str, files),
-                    "-o", str(out), "--batch-size", "256", "--format", "jsonl"]
-
-        if config.startswith("ray"):
-            cmds = [annotate(inputs) + ["--backend", "ray", "--ray-actors", config[3:]]]
-        elif config.startswith("threads"):
-            cmds = [annotate(inputs) + ["--threads", config[7:]]]
-        elif config.startswith("split"):
-            # Independent single-process commands on disjoint shards: how a
-            # PubMed run would use N cores without any coordination.
-            n = int(config[5:])
-            cmds = [annotate(inputs[i::n]) for i in range(n)]
-        else:
-            cmds = [annotate(inputs) + ["--n-process", config]]
-        measured = run(cmds, env)
-        written = sum(1 for shard in out.glob("*.jsonl") for _ in shard.open(encoding="utf8"))
-        if written != abstracts:
-            raise RuntimeError(f"{config}: {written} records written for {abstracts} abstracts")
-        rows[config] = {**measured, "records": written, "docs_per_s": round(abstracts / measured["wall_s"], 1),
-                        "tokens_per_s": round(n_tokens / measured["wall_s"])}
-        print(config, rows[config], flush=True)
-    base = rows.get("1")
-    for config, row in rows.items():
-        workers = int(config.replace("ray", "").replace("split", "").replace("threads", ""))
-        row["workers"] = workers
-        row["scaling_vs_1_process"] = round(row["docs_per_s"] / base["docs_per_s"], 2) if base else None
+        runs: Dict[Path, List[Dict[str, float]]] = {m: [] for m in models}
+        for i in range(passes):
+            for m in models[i % len(models):] + models[:i % len(models)]:
+                runs[m].append(run_config(m, config, inputs, work, env, abstracts))
+        for m, target in zip(models, (rows, baseline_rows)):
+            measured = sorted(runs[m], key=lambda r: r["wall_s"])[len(runs[m]) // 2]
+            target[config] = {**measured, "pass_wall_s": [r["wall_s"] for r in runs[m]],
+                              "docs_per_s": round(abstracts / measured["wall_s"], 1),
+                              "tokens_per_s": round(n_tokens / measured["wall_s"])}
+            print(m.name, config, target[config], flush=True)
+    for table in (rows, baseline_rows):
+        base = table.get("1")
+        for config, row in table.items():
+            row["workers"] = workers(config)
+            row["scaling_vs_1_process"] = round(row["docs_per_s"] / base["docs_per_s"], 2) if base else None
     best = max(rows.items(), key=lambda kv: kv[1]["docs_per_s"] / kv[1]["workers"])
     per_worker = best[1]["docs_per_s"] / best[1]["workers"]
     projection = {
@@ -182,9 +211,14 @@ def main(
         "abstracts": abstracts,
         "tokens": n_tokens,
         "shards": shards,
+        "passes": passes,
         "configs": rows,
         "pubmed_projection": projection,
     }
+    if baseline is not None:
+        report["baseline"] = {"model": str(baseline), "configs": baseline_rows,
+                              "ratio_tokens_per_s": {c: round(rows[c]["tokens_per_s"] / baseline_rows[c]["tokens_per_s"], 2)
+                                                     for c in rows}}
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=1) + "\n")
     lines = [f"# Bulk annotation throughput ({abstracts:,} abstracts, {n_tokens:,} tokens)", "",
@@ -204,6 +238,15 @@ def main(
         lines.append(f"| {name(config)} | {row['workers']} | "
                      f"{row['wall_s']} | {row['docs_per_s']} | {row['tokens_per_s']:,} | {row['scaling_vs_1_process']} | "
                      f"{row['peak_rss_largest_process_mib']} | {row['peak_rss_all_processes_mib']} |")
+    if baseline is not None:
+        lines += ["", f"**Against `{baseline}`**, through the same commands, alternated ({passes} passes, median "
+                  "wall time; the wall time includes loading each pipeline):", "",
+                  "| configuration | workers | ours tokens/s | baseline tokens/s | ratio | baseline peak RSS, all processes MiB |",
+                  "|---|---|---|---|---|---|"]
+        for config, row in rows.items():
+            other = baseline_rows[config]
+            lines.append(f"| {name(config)} | {row['workers']} | {row['tokens_per_s']:,} | {other['tokens_per_s']:,} | "
+                         f"**{report['baseline']['ratio_tokens_per_s'][config]}x** | {other['peak_rss_all_processes_mib']} |")
     lines += ["", f"**All of PubMed.** {projection['assumptions']} Hours: " +
               ", ".join(f"{n} cores {h:,}" for n, h in projection["hours_on_n_cores"].items()) + "."]
     output.with_suffix(".md").write_text("\n".join(lines) + "\n")
