@@ -187,7 +187,7 @@ def main(
             target[config] = {**measured, "pass_wall_s": [r["wall_s"] for r in runs[m]],
                               "docs_per_s": round(abstracts / measured["wall_s"], 1),
                               "tokens_per_s": round(n_tokens / measured["wall_s"])}
-            print(m.name, config, target[config], flush=True)
+            print(m, config, target[config], flush=True)
     for table in (rows, baseline_rows):
         base = table.get("1")
         for config, row in table.items():
