@@ -9,7 +9,10 @@ from spacy_bioner.torch_modules.crf import (
     CRFHead,
     bio_constraints,
     bio_spans,
+    SCAN_MAX_TAGS,
     forward_backward,
+    log_partition,
+    path_scores,
     span_log_probs,
     viterbi,
 )
@@ -212,3 +215,40 @@ def test_reverse_rows_equals_expanded_gather():
     (grad,) = torch.autograd.grad((reverse_rows(x, reverse) * torch.arange(30.0).view(1, 6, 5)).sum(), x)
     (expected_grad,) = torch.autograd.grad((expected * torch.arange(30.0).view(1, 6, 5)).sum(), x)
     assert torch.equal(grad, expected_grad)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_log_partition_and_path_scores_match_brute_force(seed):
+    emissions, mask, start, trans, end, lengths = _random_crf(seed=seed)
+    tags = torch.randint(0, emissions.shape[2], mask.shape, generator=torch.Generator().manual_seed(seed))
+    log_z, gold = log_partition(emissions, mask, start, trans, end), path_scores(emissions, tags, mask, start, trans, end)
+    for row in range(emissions.shape[0]):
+        n = int(lengths[row])
+        scores = _all_paths(emissions[row, :n], n, start, trans, end)
+        assert torch.allclose(log_z[row], torch.logsumexp(torch.stack(list(scores.values())), 0), atol=1e-4)
+        assert torch.allclose(gold[row], scores[tuple(tags[row, :n].tolist())], atol=1e-4)
+
+
+@pytest.mark.parametrize("n_labels,length", [(1, 1), (1, 2), (1, 37), (2, 64), (3, 9), (4, 20)])
+def test_head_loss_equals_pytorch_crf_loss_and_gradients(n_labels, length):
+    """The loop-free log-likelihood (small tag sets) is pytorch-crf's, value
+    and gradients, on padded batches; larger tag sets use pytorch-crf."""
+    torch.manual_seed(length)
+    head = CRFHead(6, [f"L{i}" for i in range(n_labels)])
+    for param in (head.crf.start_transitions, head.crf.transitions, head.crf.end_transitions):
+        torch.nn.init.normal_(param)
+    states = torch.randn(5, length, 6)
+    lengths = torch.tensor([length, 1, max(1, length // 2), max(1, length - 1), length])
+    mask = torch.arange(length).unsqueeze(0) < lengths.unsqueeze(1)
+    tags = torch.randint(0, len(head.tags), (5, length)) * mask
+    ours = head.loss(states, tags, mask)
+    params = list(head.parameters())
+    ours_grads = torch.autograd.grad(ours, params, allow_unused=True, materialize_grads=True)
+    reference = -head.crf(head.emissions(states), tags, mask=mask, reduction="sum")
+    reference_grads = torch.autograd.grad(reference, params, allow_unused=True, materialize_grads=True)
+    assert (len(head.tags) <= SCAN_MAX_TAGS) == (n_labels <= 3)
+    assert torch.allclose(ours, reference, rtol=1e-5, atol=1e-4)
+    for a, b in zip(ours_grads, reference_grads):
+        assert torch.isfinite(a).all()
+        # float32 sums over a batch of long rows, added in another order.
+        assert torch.allclose(a, b, rtol=1e-3, atol=1e-4)
