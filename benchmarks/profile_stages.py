@@ -104,6 +104,20 @@ def profile(fn: Callable[[], int], stages: List[Tuple[str, str, str]]) -> Dict:
     }
 
 
+def torch_operators(fn: Callable[[], int], top: int) -> List[Dict[str, object]]:
+    """The `top` torch operators by self CPU time over one run of `fn`
+    (torch.profiler): what the native kernels spend, which cProfile's
+    stages only see summed inside a module's `forward` or `backward`."""
+    from torch.profiler import ProfilerActivity, profile as torch_profile
+
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events) or 1.0
+    return [{"op": e.key, "calls": e.count, "self_s": round(e.self_cpu_time_total / 1e6, 3),
+             "share": round(e.self_cpu_time_total / total, 3)} for e in events[:top]]
+
+
 def compare_markdown(before: Dict, after: Dict) -> str:
     """Before and after side by side, one table per part."""
     out = []
@@ -129,6 +143,7 @@ def main(
     train_docs: int = typer.Option(1000, help="Training sentences profiled"),
     output: Path = typer.Option(Path("docs/benchmarks/profile.json"), help="Results JSON"),
     before: Optional[Path] = typer.Option(None, help="An earlier JSON of this script: write a before/after .md"),
+    torch_ops: int = typer.Option(0, help="Also record the top N torch operators by self CPU time (torch.profiler)"),
 ) -> None:
     single_thread()
     import spacy
@@ -149,6 +164,9 @@ def main(
         return sum(len(eg.reference) for batch in batches for eg in batch)
 
     training = profile(train, TRAINING_STAGES)
+    if torch_ops:
+        inference["torch_operators"] = torch_operators(infer, torch_ops)
+        training["torch_operators"] = torch_operators(train, torch_ops)
     report = {
         "command": "python benchmarks/profile_stages.py " + " ".join(sys.argv[1:]),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -165,6 +183,8 @@ def main(
         print(f"\n{part}: {report[part]['tok_per_s']:,} tok/s unprofiled")
         for name, value in report[part]["stages"].items():
             print(f"  {name:52s} {value['s']:8.3f} s {100 * value['share']:5.1f}%")
+        for op in report[part].get("torch_operators", []):
+            print(f"  torch {op['op']:46s} {op['self_s']:8.3f} s {100 * op['share']:5.1f}% ({op['calls']} calls)")
 
 
 if __name__ == "__main__":
