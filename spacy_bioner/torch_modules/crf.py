@@ -18,8 +18,8 @@ from torchcrf import CRF
 # Largest tag set whose log-likelihood uses the parallel prefix product of
 # `log_partition`: its work grows as K^3 per token against K^2 for the
 # step-by-step recursion, so beyond 3 labels (K = 7) pytorch-crf's loop is
-# faster (measured on one core at 16 x 60 tokens: K=3 3-5x faster, K=7
-# 1.3x, K=9 2x slower).
+# faster (forward + backward, one thread of a shared core, 16 x 60 tokens:
+# K=3 3-5x faster, K=7 1.3x faster, K=9 2x slower).
 SCAN_MAX_TAGS = 7
 
 # Added to forbidden transitions. Finite (not -inf) so that logsumexp over a
