@@ -1,7 +1,8 @@
 """Training speed with the CRF log-likelihood computed without a Python step
 per token (`log_partition`, `path_scores`) against pytorch-crf's recursion,
-in one process on one thread, the two alternated pass by pass (the order
-turning each pass), with the recipe's batches and with length-binned ones.
+in one process on one thread, alternated by `speed_per_core.alternate` (the
+order turning each pass), with the recipe's batches and with length-binned
+ones (`bin_by_length`, as `speed_per_core.py` bins them).
 
     OMP_NUM_THREADS=1 python benchmarks/crf_loss_speed.py MODEL CORPUS \\
         --output docs/benchmarks/crf_loss_speed_amd.json
@@ -11,15 +12,27 @@ The two losses are equal in value and gradients up to float32 rounding
 """
 import datetime
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable
 
 import typer
 
 from speed_helpers import describe_machine, single_thread, training_batches
+from speed_per_core import BINNED_SIZE, _updates, alternate
+from spacy_bioner.training.multitask import bin_by_length
+
+
+def _with_loss(scan_max_tags: int, run: Callable[[], int]) -> Callable[[], int]:
+    """`run` with heads of up to `scan_max_tags` tags on the loop-free loss
+    (0: every head on pytorch-crf's recursion)."""
+    import spacy_bioner.torch_modules.crf as crf
+
+    def go() -> int:
+        crf.SCAN_MAX_TAGS = scan_max_tags
+        return run()
+
+    return go
 
 
 def main(
@@ -31,7 +44,6 @@ def main(
 ) -> None:
     single_thread()
     import spacy
-    from spacy.training.batchers import minibatch_by_padded_size
 
     import spacy_bioner.torch_modules.crf as crf
 
@@ -40,23 +52,11 @@ def main(
     examples = [eg for batch in batches for eg in batch]
     batchings = {
         "recipe batches": batches,
-        "length-binned (batch_by_padded size 500)": [
-            list(b) for b in minibatch_by_padded_size(examples, size=500, buffer=256, discard_oversize=False)
-        ],
+        f"length-binned (batch_by_padded size {BINNED_SIZE})": bin_by_length(examples, padded_size=BINNED_SIZE),
     }
-    n_tokens = sum(len(eg.reference) for eg in examples)
     losses = {"pytorch-crf recursion": 0, "loop-free": crf.SCAN_MAX_TAGS}
-    passes_s: Dict[str, List[float]] = {}
-    names = list(losses)
-    for i in range(passes):
-        for loss in names[i % 2:] + names[:i % 2]:
-            crf.SCAN_MAX_TAGS = losses[loss]  # 0: every head takes pytorch-crf's path
-            for batching, bs in batchings.items():
-                start = time.perf_counter()
-                for batch in bs:
-                    nlp.update(batch, sgd=optimizer)
-                passes_s.setdefault(f"{loss}, {batching}", []).append(round(time.perf_counter() - start, 4))
-    rows = {k: {"passes_s": v, "tok_per_s": round(n_tokens / statistics.median(v))} for k, v in passes_s.items()}
+    rows = alternate({f"{loss}, {batching}": _with_loss(tags, _updates(nlp, bs, optimizer))
+                      for loss, tags in losses.items() for batching, bs in batchings.items()}, passes)
     ratios = {b: round(rows[f"loop-free, {b}"]["tok_per_s"] / rows[f"pytorch-crf recursion, {b}"]["tok_per_s"], 3)
               for b in batchings}
     report = {
@@ -64,7 +64,7 @@ def main(
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": describe_machine(),
         "threads": 1,
-        "tokens_per_pass": n_tokens,
+        "tokens_per_pass": sum(len(eg.reference) for eg in examples),
         "rows": rows,
         "loop_free_over_recursion": ratios,
     }
