@@ -17,7 +17,9 @@ so a 16-core machine measures 15 recipes in one budget.
 The systems file maps a name to {"system": "spacy_ner"} or to
 {"config": PATH, "set": {dotted.key: value}, "vectors": DIR} (values may be
 config blocks, e.g. a learn-rate schedule; "vectors" replaces --vectors for
-that system), see `benchmarks/recipes.json`. Writes a JSON
+that system; "eval_frequency" replaces --eval-frequency, e.g. so that a
+system with twice the tokens per batch is evaluated as often per token),
+see `benchmarks/recipes.json`. Writes a JSON
 (curves, seconds to each threshold, best dev F1, test F1 of the best
 checkpoint, tokens/s) and a PNG of the curves beside it.
 """
@@ -215,7 +217,8 @@ def main(
             write_config(specs[name], config, vectors is not None)
             # A system may bring its own vectors (the vector-table lever).
             own = (ROOT / specs[name]["vectors"]).resolve() if specs[name].get("vectors") else vectors
-            running[name] = (start(name, config, corpus, out, own, eval_frequency, threads, seed),
+            every = int(specs[name].get("eval_frequency", eval_frequency))
+            running[name] = (start(name, config, corpus, out, own, every, threads, seed),
                              time.monotonic())
         time.sleep(2)
         for name, (proc, began) in list(running.items()):

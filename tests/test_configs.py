@@ -7,7 +7,9 @@ from spacy.training.initialize import init_nlp
 from spacy.util import load_config, load_model_from_config, registry
 from thinc.api import Config
 
-CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.cfg"))
+CONFIG_DIR = Path(__file__).parents[1] / "configs"
+# The current recipe's configs and the pinned ones the grid trains with.
+CONFIGS = sorted(CONFIG_DIR.glob("*.cfg")) + sorted(CONFIG_DIR.glob("recipe2/*.cfg"))
 FIXTURE = Path(__file__).parent / "fixtures" / "corpora" / "iobes.tsv"
 
 
@@ -15,7 +17,7 @@ def test_there_are_configs():
     assert {p.name for p in CONFIGS} >= {"bilstm_crf.cfg", "tiny.cfg", "multitask.cfg", "add_head.cfg"}
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(CONFIG_DIR)))
 def test_config_fills_and_round_trips(path):
     config = load_config(path)
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
@@ -27,7 +29,7 @@ def test_config_fills_and_round_trips(path):
     assert resolved["optimizer"].grad_clip == 1.0
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(CONFIG_DIR)))
 def test_config_initializes_and_trains_on_a_tsv_file(path):
     paths = load_config(path)["paths"]
     if "pretrained" in paths:

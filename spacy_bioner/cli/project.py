@@ -215,11 +215,12 @@ def results_cli(
     var: List[str] = typer.Option([], "--var", help="Override a project var, e.g. results_dir=results/recipe1 (repeatable)"),
 ) -> None:
     """Write docs/results.md from the grid's metrics files (one recipe's folder, vars.results_dir)."""
-    from ..project.results import write_results
+    from ..project.results import config_files, write_results
 
     settings = _settings(project_dir, var)
     commands = [f"spacy project run {w}" for w in ("baseline", "vd", "mtl", "mtl-vd", "tl")] + ["spacy project run results"]
     path = write_results(settings.path(settings.results_dir), settings.path(output),
                          groups=settings.groups, variants=list(settings.variants), commands=commands,
-                         shown_as=Path(settings.results_dir).as_posix())
+                         shown_as=Path(settings.results_dir).as_posix(),
+                         configs=config_files(settings.project_dir))
     msg.good(f"Wrote {path}")

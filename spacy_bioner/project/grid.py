@@ -11,8 +11,9 @@ Both files are written atomically, so a file that exists is complete.
 
 Variants (config overrides) and groups (corpus lists) are read from the
 `vars` of project.yml, so the grid and `spacy project run` share one
-definition. A variant listed in `vars.variant_configs` trains with that
-config instead of `vars.config`; a variant in `vars.multitask_variants`
+definition. Steps train with `vars.grid_config` (the grid's recipe, pinned;
+`vars.config` when there is none); a variant listed in `vars.variant_configs`
+trains with that config instead; a variant in `vars.multitask_variants`
 trains its corpus together with each partner corpus of its group (two heads,
 `configs/multitask.cfg`), writes `results/<variant>/<corpus>+<partner>/seed<k>.json`,
 and is scored out-of-corpus on the group's corpora that are neither.
@@ -183,7 +184,7 @@ def load_settings(project_dir: Path, overrides: Optional[Dict[str, Any]] = None)
             training_overrides += [f"--training.{key}", str(v[key])]
     return GridSettings(
         project_dir=project_dir,
-        config=Path(v["config"]),
+        config=Path(v.get("grid_config") or v["config"]),
         corpora_dir=Path(v["corpora_dir"]),
         training_dir=Path(v["training_dir"]),
         results_dir=Path(v["results_dir"]),

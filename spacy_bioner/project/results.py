@@ -13,6 +13,7 @@ their cells in the main tables pool the partners (n = partners × seeds), and
 a table by partner follows.
 """
 import datetime
+import hashlib
 import json
 import statistics
 from collections import defaultdict
@@ -157,17 +158,28 @@ def superseded_versions(metrics: Iterable[Dict[str, Any]]) -> List[int]:
     return versions[:-1]
 
 
-def _recipe_lines(metrics: Iterable[Dict[str, Any]]) -> List[str]:
+def _recipe_lines(metrics: Iterable[Dict[str, Any]], configs: Optional[Dict[str, str]] = None) -> List[str]:
     """Which config files (by hash) the runs were trained with; a folder holds
-    one recipe (vars.results_dir), so more than one hash is flagged."""
+    one recipe (vars.results_dir), so more than one hash is flagged.
+    `configs` ({sha256: path} of the project's config files now) says where
+    a recorded config's bytes live today when its path has other bytes."""
     counts: Dict[Tuple[str, str], int] = {}
+    full: Dict[Tuple[str, str], str] = {}
     for m in metrics:
         recipe = m.get("recipe") or {}
-        key = (str(recipe.get("config", "?")), str(recipe.get("config_sha256", "?"))[:12])
+        sha = str(recipe.get("config_sha256", "?"))
+        key = (str(recipe.get("config", "?")), sha[:12])
         counts[key] = counts.get(key, 0) + 1
+        full[key] = sha
     if not counts:
         return []
-    listed = "; ".join(f"`{config}` sha256 {sha} ({n} runs)" for (config, sha), n in sorted(counts.items()))
+
+    def where_now(config: str, sha: str) -> str:
+        now = (configs or {}).get(sha)
+        return f", now `{now}`" if now and now != config else ""
+
+    listed = "; ".join(f"`{config}` sha256 {sha}{where_now(config, full[(config, sha)])} ({n} runs)"
+                       for (config, sha), n in sorted(counts.items()))
     by_config: Dict[str, int] = {}
     for config, _ in counts:
         by_config[config] = by_config.get(config, 0) + 1
@@ -245,6 +257,7 @@ def render_results(
     commands: Sequence[str] = (),
     today: Optional[str] = None,
     results_dir: str = "results",
+    configs: Optional[Dict[str, str]] = None,
 ) -> str:
     """Render the report as Markdown.
 
@@ -255,6 +268,8 @@ def render_results(
     commands (Sequence[str]): The project commands that reproduce the report.
     today (Optional[str]): Date stamp (fixed in tests).
     results_dir (str): The folder the metrics came from, as the report names it.
+    configs (Optional[Dict[str, str]]): {sha256: path} of the project's
+        config files (`config_files`), to say where the runs' configs are now.
     RETURNS (str): The Markdown text.
     """
     inc, ooc = collect(metrics)
@@ -276,7 +291,7 @@ def render_results(
         + f". Cells scored with an older version than v{CURRENT_EVAL_VERSION} say so; a cell never mixes versions.",
         "",
     ]
-    out += _recipe_lines(metrics)
+    out += _recipe_lines(metrics, configs)
     out += _vectors_lines(metrics)
     out += _tables(inc, ooc, groups, variants)
     out += _partner_table(metrics, groups, variants)
@@ -473,6 +488,15 @@ def render_matrix(metrics: List[Dict[str, Any]], variant: str, corpora: Sequence
                for test in corpora]
         lines.append(f"| {train} | " + " | ".join(c.format() for c in row) + " |")
     return "\n".join(lines)
+
+
+def config_files(project_dir: Path) -> Dict[str, str]:
+    """{sha256: path relative to project_dir} of every config under configs/
+    (the first path when two files have the same bytes)."""
+    found: Dict[str, str] = {}
+    for path in sorted(project_dir.glob("configs/**/*.cfg")):
+        found.setdefault(hashlib.sha256(path.read_bytes()).hexdigest(), path.relative_to(project_dir).as_posix())
+    return found
 
 
 def write_results(results_dir: Path, output: Path, shown_as: Optional[str] = None, **kwargs: Any) -> Path:

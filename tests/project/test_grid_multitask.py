@@ -63,6 +63,6 @@ def test_multitask_step_writes_metrics_with_recipe(settings):  # noqa: F811
 def test_project_declares_the_mtl_variants():
     s = load_settings(ROOT)
     assert {"multitask", "multitask_vd"} <= set(s.multitask_variants)
-    assert s.config_of("multitask_vd") == Path("configs/multitask.cfg")
+    assert s.config_of("multitask_vd") == Path("configs/recipe2/multitask.cfg")
     # 3 corpora × 2 partners × 2 groups × 3 seeds.
     assert len(plan_steps(s, "multitask_vd", ["disease", "species"], [0, 1, 2])) == 36

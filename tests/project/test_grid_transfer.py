@@ -157,7 +157,7 @@ def test_pretrain_steps_setting():
 def test_project_yml_transfer_vars():
     grid = load_settings(ROOT)
     ts = load_transfer_settings(grid)
-    assert "tl" in grid.variants and grid.config_of("tl") == Path("configs/finetune.cfg")
+    assert "tl" in grid.variants and grid.config_of("tl") == Path("configs/recipe2/finetune.cfg")
     # Every group corpus has a tagger in the pool, and no target's silver
     # command can use a tagger trained on its out-of-corpus test corpora.
     from spacy_bioner.silver.build import Tagger

@@ -128,3 +128,24 @@ def test_no_dependency_paths_are_merged():
         if ", " in path
     ]
     assert not merged
+
+
+def test_the_grid_trains_with_the_configs_its_results_were_trained_with():
+    """Every metrics file of the grid's results folder records the sha256 of
+    its config; the config the grid would train that variant with now must
+    have the same bytes, or a rerun would mix two recipes in one table."""
+    from spacy_bioner.project.grid import load_settings
+
+    settings = load_settings(ROOT)
+    files = sorted(settings.path(settings.results_dir).glob("**/seed*.json"))
+    assert files, settings.results_dir
+    checked = 0
+    for path in files:
+        metrics = json.loads(path.read_text())
+        recipe, variant = metrics.get("recipe") or {}, metrics.get("variant")
+        if not recipe.get("config_sha256") or variant not in settings.variants:
+            continue
+        config = settings.path(settings.config_of(variant))
+        assert hashlib.sha256(config.read_bytes()).hexdigest() == recipe["config_sha256"], path
+        checked += 1
+    assert checked >= 100

@@ -1,4 +1,5 @@
 """docs/results.md from hand-made metrics files."""
+import hashlib
 import json
 import statistics
 from pathlib import Path
@@ -175,3 +176,30 @@ def test_report_lists_vector_tables_by_hash(tmp_path):
         path.write_text(json.dumps(data))
     text = write_results(results, tmp_path / "results.md", groups=GROUPS, variants=["baseline"]).read_text()
     assert "not recorded (1 runs); sha256 aaaaaaaaaaaa (2 runs)." in text
+
+
+def test_report_says_where_a_runs_config_bytes_are_now(tmp_path):
+    """After a recipe change, the config a run names has other bytes; the
+    report points to the file that has the run's bytes (a pinned copy)."""
+    from spacy_bioner.project.results import config_files
+
+    project = tmp_path / "project"
+    (project / "configs" / "recipe2").mkdir(parents=True)
+    (project / "configs" / "recipe2" / "bilstm_crf.cfg").write_text("[old]\n")
+    (project / "configs" / "bilstm_crf.cfg").write_text("[new]\n")
+    configs = config_files(project)
+    old_sha = hashlib.sha256(b"[old]\n").hexdigest()
+    assert configs[old_sha] == "configs/recipe2/bilstm_crf.cfg"
+    results = tmp_path / "results"
+    write_metrics(results, "baseline", "NCBI-disease", 0, 0.8)
+    path = results / "baseline" / "NCBI-disease" / "seed0.json"
+    data = json.loads(path.read_text())
+    data["recipe"] = {"config": "configs/bilstm_crf.cfg", "config_sha256": old_sha}
+    path.write_text(json.dumps(data))
+    text = write_results(results, tmp_path / "r.md", groups=GROUPS, variants=["baseline"], configs=configs).read_text()
+    assert f"`configs/bilstm_crf.cfg` sha256 {old_sha[:12]}, now `configs/recipe2/bilstm_crf.cfg` (1 runs)" in text
+    # A run whose config still has its bytes gets no pointer.
+    data["recipe"]["config_sha256"] = hashlib.sha256(b"[new]\n").hexdigest()
+    path.write_text(json.dumps(data))
+    text = write_results(results, tmp_path / "r.md", groups=GROUPS, variants=["baseline"], configs=configs).read_text()
+    assert ", now `" not in text
