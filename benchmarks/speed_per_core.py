@@ -318,6 +318,51 @@ def markdown(report: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def write_training_report(args: Dict[str, Any], output: Path) -> None:
+    """`--training-only`: tokens/s of one-thread training, ours in the
+    current recipe's batches and in recipe 2's, spaCy's `ner` in its own, the
+    runs alternated in one process; peak RSS of each in its own process."""
+    raw = run_mode("train_one", args, 1)
+    rss = {system: run_mode(f"rss_train_{system}", args, 1)["peak_rss_mib"] for system in ("bilstm_crf_ner", "spacy_ner")}
+    rows = raw["result"]
+    ref = rows["spacy_ner"]["tok_per_s"]
+    report = {
+        "command": " ".join(["python", "benchmarks/speed_per_core.py", *sys.argv[1:]]),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": describe_machine(),
+        "corpus": Path(args["corpus"]).name,
+        "passes": args["passes"],
+        "order_turns": True,
+        "train_sentences": args["train_sentences"],
+        "training_tok_per_s_1": {name: row["tok_per_s"] for name, row in rows.items()},
+        "ratio_to_spacy_ner": {name: round(row["tok_per_s"] / ref, 2) for name, row in rows.items() if name != "spacy_ner"},
+        "train_peak_rss_mib": rss,
+        "target": TARGETS["training_per_core"],
+        "raw": raw,
+    }
+    lines = [
+        f"# Training speed per core: bilstm_crf_ner vs spaCy ner ({report['corpus']})\n",
+        f"`{report['command']}`\n",
+        f"{report['date']}; {report['machine']}. One process, one thread (OMP/MKL/OpenBLAS = 1, "
+        f"torch.set_num_threads(1)), `nlp.update` over {report['train_sentences']} training sentences per pass "
+        f"(optimizer included, no dev evaluation), {report['passes']} passes alternated with the order turning "
+        f"every pass, median pass. Ours in the batches of `configs/bilstm_crf.cfg` (recipe 3) and of "
+        f"`configs/recipe2/bilstm_crf.cfg`; spaCy's `ner` in batches of {SPACY_BATCH_WORDS} words.\n",
+        "| system | training tok/s, 1 thread | ratio to spaCy `ner` | passes (s) |",
+        "|---|---|---|---|",
+        *(f"| {name} | {row['tok_per_s']:,} | {report['ratio_to_spacy_ner'].get(name, 1.0)}x | "
+          + ", ".join(f"{p:.2f}" for p in row["passes_s"]) + " |" for name, row in rows.items()),
+        "",
+        f"Target: {report['target']}x. Peak RSS (each alone): ours {rss['bilstm_crf_ner']} MiB, "
+        f"spaCy `ner` {rss['spacy_ner']} MiB.",
+        "",
+    ]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=1) + "\n")
+    output.with_suffix(".md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
 def main(
     corpus: Path = typer.Argument(..., help="Folder with train.tsv, dev.tsv, test.tsv"),
     ours: Path = typer.Argument(..., help="Trained bilstm_crf_ner pipeline"),
@@ -331,6 +376,7 @@ def main(
     train_sentences: int = typer.Option(1000, help="Training sentences per training pass"),
     all_core_repeat: int = typer.Option(1, help="Annotate the all-core texts this many times per pass (many cores need more text to amortize starting workers)"),
     output: Path = typer.Option(Path("docs/benchmarks/speed_per_core.json"), help="JSON; a .md is written beside it"),
+    training_only: bool = typer.Option(False, "--training-only", help="Only the one-thread training rows and their peak RSS (the trained pipelines are not read)"),
 ) -> None:
     if passes < 5:
         raise typer.BadParameter("at least 5 passes")
@@ -339,6 +385,8 @@ def main(
             "passes": passes, "n_process": n_process, "batch_sizes": [int(b) for b in batch_sizes.split(",")],
             "train_sentences": train_sentences, "all_core_splits": all_core_splits.split(","),
             "all_core_repeat": all_core_repeat}
+    if training_only:
+        return write_training_report(args, output)
     raw = {"infer_one": run_mode("infer_one", args, 1)}
     agreement = raw["infer_one"]["result"].pop("bfloat16_vs_float32")
     by_size = raw["infer_one"]["result"]
