@@ -164,13 +164,10 @@ def _recipe_lines(metrics: Iterable[Dict[str, Any]], configs: Optional[Dict[str,
     `configs` ({sha256: path} of the project's config files now) says where
     a recorded config's bytes live today when its path has other bytes."""
     counts: Dict[Tuple[str, str], int] = {}
-    full: Dict[Tuple[str, str], str] = {}
     for m in metrics:
         recipe = m.get("recipe") or {}
-        sha = str(recipe.get("config_sha256", "?"))
-        key = (str(recipe.get("config", "?")), sha[:12])
+        key = (str(recipe.get("config", "?")), str(recipe.get("config_sha256", "?")))
         counts[key] = counts.get(key, 0) + 1
-        full[key] = sha
     if not counts:
         return []
 
@@ -178,7 +175,7 @@ def _recipe_lines(metrics: Iterable[Dict[str, Any]], configs: Optional[Dict[str,
         now = (configs or {}).get(sha)
         return f", now `{now}`" if now and now != config else ""
 
-    listed = "; ".join(f"`{config}` sha256 {sha}{where_now(config, full[(config, sha)])} ({n} runs)"
+    listed = "; ".join(f"`{config}` sha256 {sha[:12]}{where_now(config, sha)} ({n} runs)"
                        for (config, sha), n in sorted(counts.items()))
     by_config: Dict[str, int] = {}
     for config, _ in counts:

@@ -283,8 +283,7 @@ class BiLSTMEncoder(nn.Module):
         x = torch.cat(parts, dim=2)
         if self.training:
             x = dropout(x, self.embed_dropout)
-        # Dropout is drawn batch-first (the same masks for a seed as before
-        # the layers went time-major); one copy into the LSTMs' layout.
+        # One copy into the LSTMs' time-major layout for the whole stack.
         x = to_time_major(x)
         reverse = time_major_reverse(reverse_index(batch.lengths[begin:end], x.shape[0]))
         for layer in self.layers:
