@@ -14,6 +14,7 @@ one source of truth. They reach the torch module through `init`'s `Y` (or
 import contextlib
 import os
 import sys
+import warnings
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import srsly
@@ -112,7 +113,36 @@ def init(model: Model, X: Optional[InputType] = None, Y: Optional[LabelSets] = N
         n_chars=len(attrs["chars"]),
         **attrs["encoder"],
     )
+    module.train_dtype = precision_dtype(attrs.get("train_precision", "float32"), "train_precision")
+    if module.train_dtype is not None and not _native_bfloat16():
+        warnings.warn(
+            "bilstm_crf_ner: train_precision = \"bfloat16\" on a CPU without native bfloat16 "
+            "(AVX512-BF16 or AMX) trains slower than \"float32\"."
+        )
     model._layers.append(PyTorchWrapper(module, convert_inputs=convert_inputs, convert_outputs=convert_outputs))
+
+
+def precision_dtype(precision: str, setting: str = "precision") -> Any:
+    """The torch dtype of a precision name: None for "float32" (compute in
+    the parameters' dtype), torch.bfloat16 for "bfloat16". `setting` names
+    the option in the error message."""
+    import torch
+
+    dtypes = {"float32": None, "bfloat16": torch.bfloat16}
+    if precision not in dtypes:
+        raise ValueError(f"{setting} must be one of {sorted(dtypes)}, not {precision!r}")
+    return dtypes[precision]
+
+
+def _native_bfloat16() -> bool:
+    """Whether bfloat16 math is fast here: a CUDA device, or a CPU that
+    oneDNN runs bfloat16 on natively."""
+    import torch
+
+    if torch.cuda.is_available():
+        return True
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(check()) if check is not None else False
 
 
 def get_module(model: Model) -> Any:
@@ -126,12 +156,7 @@ def set_inference_precision(model: Model, precision: str) -> None:
     """Predict in "float32" (the default; outputs as trained) or "bfloat16"
     (LSTMs and linear layers under autocast: about 3x faster LSTMs on CPUs
     with AMX or AVX512-BF16, slower on others; scores change slightly)."""
-    import torch
-
-    dtypes = {"float32": None, "bfloat16": torch.bfloat16}
-    if precision not in dtypes:
-        raise ValueError(f"precision must be one of {sorted(dtypes)}, not {precision!r}")
-    get_module(model).inference_dtype = dtypes[precision]
+    get_module(model).inference_dtype = precision_dtype(precision)
 
 
 def head_labels(model: Model) -> Dict[str, List[str]]:

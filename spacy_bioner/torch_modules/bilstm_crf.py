@@ -319,6 +319,12 @@ class BiLSTMCRF(nn.Module):
         # which CPUs with AMX or AVX512-BF16 do about 3x faster; the CRF
         # still decodes float32 scores. A runtime choice, not saved.
         self.inference_dtype: Optional[torch.dtype] = None
+        # None: train in float32. torch.bfloat16: mixed precision, the
+        # forward and backward of the word LSTMs and linear layers in
+        # bfloat16 (autocast) while the parameters, the optimizer, the char
+        # BiLSTM and the CRF's log-likelihood stay float32. Set from the
+        # architecture's `train_precision`.
+        self.train_dtype: Optional[torch.dtype] = None
 
     def segment_states(self, batch: TokenBatch) -> Tuple[Tensor, Tensor]:
         """Encoder states per segment (S, Ts, H) and the mask of real tokens."""
@@ -363,8 +369,11 @@ class BiLSTMCRF(nn.Module):
         if tags is not None:
             if head is None:
                 raise ValueError("A head name is needed to compute a loss.")
-            states, mask = self.segment_states(batch)
-            return self.heads[head].loss(states, tags, mask)
+            low = self.train_dtype
+            with torch.autocast(batch.words.device.type, dtype=low, enabled=low is not None):
+                states, mask = self.segment_states(batch)
+                emissions = self.heads[head].emissions(states)
+            return self.heads[head].nll(emissions.float(), tags, mask)
         names = list(self.heads) if head is None else [head]
         # Prediction runs under no_grad (Thinc's shim); inference mode also
         # skips autograd's version counters and view tracking on every op.

@@ -95,7 +95,11 @@ class CRFHead(nn.Module):
         mask (Tensor): Boolean (B, T), True on real tokens; mask[:, 0] all True.
         RETURNS (Tensor): Scalar loss, summed over sequences.
         """
-        emissions = self.emissions(states)
+        return self.nll(self.emissions(states), tags, mask)
+
+    def nll(self, emissions: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
+        """`loss` from emission scores (B, T, K) computed already (in float32:
+        the forward recursion's sums of exponentials need its range)."""
         if len(self.tags) > SCAN_MAX_TAGS:
             return -self.crf(emissions, tags, mask=mask, reduction="sum")
         crf = self.crf
