@@ -16,7 +16,13 @@ from spacy_bioner.torch_modules.crf import (
     span_log_probs,
     viterbi,
 )
-from spacy_bioner.torch_modules.lstm import VariationalBiLSTM, dropout, reverse_index
+from spacy_bioner.torch_modules.lstm import (
+    VariationalBiLSTM,
+    dropout,
+    reverse_index,
+    reverse_time_major,
+    time_major_reverse,
+)
 
 
 def _random_crf(n_labels=2, batch=3, length=5, seed=0):
@@ -266,3 +272,16 @@ def test_head_loss_equals_pytorch_crf_loss_and_gradients(n_labels, length):
         assert torch.isfinite(a).all()
         # float32 sums over a batch of long rows, added in another order.
         assert torch.allclose(a, b, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_row_reversal_passes_gradients_in_every_dtype(dtype):
+    """Reversing rows is differentiable whatever the dtype (the bfloat16
+    fast path moves rows as int32, which autograd cannot follow)."""
+    lengths = torch.tensor([3, 1, 2])
+    flat = time_major_reverse(reverse_index(lengths, 3))
+    x = torch.randn(3, 3, 4, requires_grad=True)
+    weights = torch.randn(3, 3, 4)
+    (reverse_time_major(x.to(dtype), flat).float() * weights).sum().backward()
+    expected = reverse_time_major(weights, flat)  # the reversal is its own inverse
+    assert torch.allclose(x.grad, expected.to(dtype).float())

@@ -141,3 +141,55 @@ def test_parameter_averages_reach_the_torch_module():
     assert torch.equal(param.detach(), before)  # and are swapped out afterwards
     shim = ner.model.layers[0].shims[0]
     assert numpy.allclose(inside.numpy(), numpy.asarray(optimizer.averages[(shim.id, name)]))
+
+
+def test_unknown_train_precision_is_refused_by_name():
+    with pytest.raises(ValueError, match="train_precision must be one of"):
+        registry.architectures.get(V2)(train_precision="float16")
+
+
+def test_bfloat16_training_computes_the_lstms_in_bfloat16_and_keeps_float32_weights(monkeypatch):
+    """Mixed precision: the word LSTMs run in bfloat16, the CRF's
+    log-likelihood and every parameter and gradient stay float32, and the
+    model learns the tiny corpus as float32 training does."""
+    nlp = v2_nlp(train_precision="bfloat16")
+    assert nlp.get_pipe("bilstm_crf_ner").model.attrs["train_precision"] == "bfloat16"
+    examples = make_examples(nlp)
+    optimizer = nlp.initialize(lambda: examples)
+    module = nlp.get_pipe("bilstm_crf_ner").model.layers[0].shims[0]._model
+    assert module.train_dtype is torch.bfloat16 and module.inference_dtype is None
+    seen = []
+    lstm_forward = torch.nn.LSTM.forward
+
+    def spy(self, x, *args, **kwargs):
+        out = lstm_forward(self, x, *args, **kwargs)
+        seen.append((self.input_size, out[0].dtype))  # the dtype it computed in
+        return out
+
+    monkeypatch.setattr(torch.nn.LSTM, "forward", spy)
+    nlp.update(examples, sgd=False)  # no optimizer step: the gradients stay on the parameters
+    # Every LSTM, the backward-direction ones included, gets a gradient.
+    assert all(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in module.encoder.parameters())
+    char_size = module.encoder.chars.embed.embedding_dim
+    assert char_size not in {layer.forward_lstm.input_size for layer in module.encoder.layers}
+    word = {dtype for size, dtype in seen if size != char_size}
+    chars = {dtype for size, dtype in seen if size == char_size}
+    assert word == {torch.bfloat16} and chars == {torch.float32}
+    assert all(p.dtype == torch.float32 for p in module.parameters())
+    seen.clear()
+    nlp("Mutations in BRCA1 cause hereditary breast cancer .")
+    assert {dtype for _, dtype in seen} == {torch.float32}  # prediction stays float32
+    monkeypatch.undo()
+    losses = [nlp.update(examples, sgd=optimizer)["bilstm_crf_ner"] for _ in range(150)]
+    assert all(numpy.isfinite(losses)) and losses[-1] < 0.2 * losses[0]
+
+
+def test_float32_training_is_untouched_by_the_precision_option():
+    """The default leaves training bit for bit as it was: the same losses
+    with `train_precision` unset and set to "float32"."""
+    runs = []
+    for options in ({}, {"train_precision": "float32"}):
+        nlp = v2_nlp(**options)
+        train(nlp, make_examples(nlp), steps=3)
+        runs.append(nlp.update(make_examples(nlp))["bilstm_crf_ner"])
+    assert runs[0] == runs[1]
