@@ -66,6 +66,9 @@ BINNED_SIZE = 500
 # grid's pinned config), beside the current recipe's.
 RECIPE2 = "bilstm_crf_ner recipe2 batches"
 RECIPE2_CONFIG = ROOT / "configs" / "recipe2" / "bilstm_crf.cfg"
+# Training row with `train_precision = "bfloat16"` (mixed precision): an
+# opt-in recipe, measured for accuracy in docs/benchmarks/tta_bf16/.
+BF16_TRAIN = "bilstm_crf_ner train_precision bfloat16"
 
 
 def alternate(runs: Dict[str, Callable[[], int]], passes: int) -> Dict[str, Dict[str, Any]]:
@@ -142,12 +145,12 @@ def _compare_precisions(nlp: Any, texts: List[str], batch_size: int) -> Dict[str
             "entities": sum(len(a[0]) for a, _ in pairs), "max_confidence_diff": round(max(diffs, default=0.0), 5)}
 
 
-def _init_for_training(config_path: Path, corpus: Path, vectors: Optional[Path]) -> Any:
+def _init_for_training(config_path: Path, corpus: Path, vectors: Optional[Path], **settings: Any) -> Any:
     from spacy.training.initialize import init_nlp
     from spacy.util import load_config
 
     overrides = {"paths.train": str(corpus / "train.tsv"), "paths.dev": str(corpus / "dev.tsv"),
-                 "paths.vectors": str(vectors) if vectors else None}
+                 "paths.vectors": str(vectors) if vectors else None, **settings}
     return init_nlp(load_config(config_path, overrides=overrides, interpolate=False))
 
 
@@ -217,6 +220,8 @@ def measure(mode: str, args: Dict[str, Any]) -> Dict[str, Any]:
             "bilstm_crf_ner": _init_for_training(OURS_CONFIG, corpus, args["vectors"]),
             "spacy_ner": _init_for_training(Path(args["spacy_config"]), corpus, args["vectors"]),
             RECIPE2: _init_for_training(RECIPE2_CONFIG, corpus, args["vectors"]),
+            BF16_TRAIN: _init_for_training(OURS_CONFIG, corpus, args["vectors"], **{
+                "components.bilstm_crf_ner.model.train_precision": "bfloat16"}),
         }
         runs = {}
         for name, nlp in nlps.items():
@@ -295,12 +300,15 @@ def markdown(report: Dict[str, Any]) -> str:
         f"(batch {report['best_batch'][BF16]}) | "
         f"{b['infer_tok_per_s_all']:,} ({b['infer_all_how']}) | — | — | — |"
     )
+    if b.get("train_tok_per_s_1"):
+        lines.append(f"| {BF16_TRAIN} (opt-in) | — | — | — | {b['train_tok_per_s_1']:,} | — | — |")
     lines += [
         "",
         f"Ratios (ours / spaCy ner): inference per core **{r['inference_per_core']}x** (target 3x), "
         f"all cores **{r['inference_all_cores']}x** (target 2x, ours as {best_all}), "
         f"training per core **{r['training_per_core']}x** (target 1.5x). With bfloat16 inference "
-        f"(opt-in): per core **{b['ratios']['inference_per_core']}x**, all cores **{b['ratios']['inference_all_cores']}x**.",
+        f"(opt-in): per core **{b['ratios']['inference_per_core']}x**, all cores **{b['ratios']['inference_all_cores']}x**"
+        + (f"; bfloat16 training (opt-in): **{b['ratios']['training_per_core']}x**." if b.get("train_tok_per_s_1") else "."),
         "",
         *([f"Training per core with recipe 2's batches ({report['training_recipe2']['batcher']}): "
            f"{report['training_recipe2']['tok_per_s_1']:,} tok/s, "
@@ -346,7 +354,8 @@ def write_training_report(args: Dict[str, Any], output: Path) -> None:
         f"{report['date']}; {report['machine']}. One process, one thread (OMP/MKL/OpenBLAS = 1, "
         f"torch.set_num_threads(1)), `nlp.update` over {report['train_sentences']} training sentences per pass "
         f"(optimizer included, no dev evaluation), {report['passes']} passes alternated with the order turning "
-        f"every pass, median pass. Ours in the batches of `configs/bilstm_crf.cfg` (recipe 3) and of "
+        f"every pass, median pass. Ours in the batches of `configs/bilstm_crf.cfg` (recipe 3), also with "
+        f"`train_precision = \"bfloat16\"` (opt-in mixed precision), and in those of "
         f"`configs/recipe2/bilstm_crf.cfg`; spaCy's `ner` in batches of {SPACY_BATCH_WORDS} words.\n",
         "| system | training tok/s, 1 thread | ratio to spaCy `ner` | passes (s) |",
         "|---|---|---|---|",
@@ -425,6 +434,9 @@ def main(
             "infer_all_how": best_bf16.split(" ", 2)[2].strip("()"), "agreement_with_float32": agreement}
     bf16["ratios"] = {"inference_per_core": round(bf16["infer_tok_per_s_1"] / systems["spacy_ner"]["infer_tok_per_s_1"], 2),
                       "inference_all_cores": round(bf16["infer_tok_per_s_all"] / systems["spacy_ner"]["infer_tok_per_s_all"], 2)}
+    if BF16_TRAIN in train:
+        bf16["train_tok_per_s_1"] = train[BF16_TRAIN]["tok_per_s"]
+        bf16["ratios"]["training_per_core"] = round(bf16["train_tok_per_s_1"] / systems["spacy_ner"]["train_tok_per_s_1"], 2)
     report = {
         "command": " ".join(["python", "benchmarks/speed_per_core.py", *sys.argv[1:]]),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

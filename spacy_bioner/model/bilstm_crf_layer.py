@@ -12,6 +12,7 @@ one source of truth. They reach the torch module through `init`'s `Y` (or
 `add_head`/`reset_head`), and the module's heads are built from them.
 """
 import contextlib
+import functools
 import os
 import sys
 import warnings
@@ -114,11 +115,6 @@ def init(model: Model, X: Optional[InputType] = None, Y: Optional[LabelSets] = N
         **attrs["encoder"],
     )
     module.train_dtype = precision_dtype(attrs.get("train_precision", "float32"), "train_precision")
-    if module.train_dtype is not None and not _native_bfloat16():
-        warnings.warn(
-            "bilstm_crf_ner: train_precision = \"bfloat16\" on a CPU without native bfloat16 "
-            "(AVX512-BF16 or AMX) trains slower than \"float32\"."
-        )
     model._layers.append(PyTorchWrapper(module, convert_inputs=convert_inputs, convert_outputs=convert_outputs))
 
 
@@ -134,6 +130,7 @@ def precision_dtype(precision: str, setting: str = "precision") -> Any:
     return dtypes[precision]
 
 
+@functools.lru_cache(maxsize=None)
 def _native_bfloat16() -> bool:
     """Whether bfloat16 math is fast here: a CUDA device, or a CPU that
     oneDNN runs bfloat16 on natively."""
@@ -194,6 +191,13 @@ def forward(model: Model, inputs: InputType, is_train: bool) -> Tuple[OutputType
     if targets is None:
         return _predict(torch_model, list(get_module(model).heads), docs, groups, featurize), _no_backprop
     _freeze_idle_heads(torch_model, targets.head)
+    if get_module(model).train_dtype is not None and not _native_bfloat16():
+        # Shown once (Python's default filter): a model saved with this
+        # setting can be loaded and used for prediction anywhere unwarned.
+        warnings.warn(
+            "bilstm_crf_ner: train_precision = \"bfloat16\" on a CPU without native bfloat16 "
+            "(AVX512-BF16 or AMX) trains slower than \"float32\"."
+        )
     n_segments = max(1, len(segments))
     loss = 0.0
     callbacks = []

@@ -35,6 +35,11 @@ from .scores import clear_user_data_scores, make_scored_group
 HEAD_KEY = "spacy_bioner_head"
 # Docs kept from the training data for the model's shape check.
 INIT_SAMPLE = 10
+# `pipe` predicts in batches of at least `batch_size` docs *and* this many
+# tokens. Segments are sorted by length within a batch, so a batch of 128
+# one-sentence docs (spaCy's default size) pads and pays per-call costs that
+# a batch of 1,000 sentences spreads; docs/benchmarks/pipe_batches.md.
+PIPE_MIN_TOKENS = 16384
 
 DEFAULT_MODEL_CONFIG = """
 [model]
@@ -211,6 +216,24 @@ class BiLSTMCRFNER(TrainablePipe):
         self.cfg["heads"][name] = labels
         if self.is_initialized:
             layer.put_head(self.model, name, labels)
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
+        """Annotate a stream of docs, in order. Batches hold at least
+        `batch_size` docs and at least PIPE_MIN_TOKENS tokens (or what is
+        left of the stream), so that short docs are decoded in batches big
+        enough to be fast, whatever `nlp.batch_size` is.
+
+        stream (Iterable[Doc]): Docs to annotate.
+        batch_size (int): The least number of docs per batch.
+        YIELDS (Doc): The docs, annotated.
+        """
+        error_handler = self.get_error_handler()
+        for docs in _token_batches(stream, batch_size, PIPE_MIN_TOKENS):
+            try:
+                self.set_annotations(docs, self.predict(docs))
+                yield from docs
+            except Exception as e:
+                error_handler(self.name, self, docs, e)
 
     def predict(self, docs: Iterable[Doc]) -> Dict[str, List[DocEntities]]:
         """Entities of every head for a batch of docs.
@@ -563,6 +586,21 @@ def _describe(eg: Example, index: int) -> str:
     text = eg.reference.text
     snippet = text if len(text) <= 60 else text[:57] + "..."
     return f"example {index} ({snippet!r})"
+
+
+def _token_batches(stream: Iterable[Doc], min_docs: int, min_tokens: int) -> Iterator[List[Doc]]:
+    """Consecutive docs, in batches of at least `min_docs` docs and
+    `min_tokens` tokens; the last batch holds what is left."""
+    batch: List[Doc] = []
+    tokens = 0
+    for doc in stream:
+        batch.append(doc)
+        tokens += len(doc)
+        if len(batch) >= min_docs and tokens >= min_tokens:
+            yield batch
+            batch, tokens = [], 0
+    if batch:
+        yield batch
 
 
 def _trim_space(doc: Doc, start: int, end: int) -> Tuple[int, int]:

@@ -1,4 +1,6 @@
 """The bilstm_crf_ner component: training, prediction, serialization, edge cases."""
+import itertools
+
 import numpy
 import pytest
 import spacy
@@ -8,6 +10,7 @@ from spacy.tokens import Doc
 from spacy.training import Example
 
 from spacy_bioner.model.features import group_segments, segment_docs
+from spacy_bioner.pipeline import bilstm_crf_ner as component_module
 from spacy_bioner.scores import get_score
 
 from .conftest import SENTENCES, char_offsets, make_examples, tiny_nlp, train
@@ -87,12 +90,41 @@ def test_component_bytes_round_trip(trained_nlp):
         assert torch.equal(value, fresh.model.layers[0].shims[0]._model.state_dict()[key])
 
 
-def test_batch_size_does_not_change_predictions(trained_nlp):
+def test_batch_size_does_not_change_predictions(trained_nlp, monkeypatch):
     texts = [t for t, _ in SENTENCES] * 4
-    one = [_ents(d) for d in trained_nlp.pipe(texts, batch_size=1)]
+    with monkeypatch.context() as patch:
+        patch.setattr(component_module, "PIPE_MIN_TOKENS", 1)  # really one doc per batch
+        one = [_ents(d) for d in trained_nlp.pipe(texts, batch_size=1)]
     many = [_ents(d) for d in trained_nlp.pipe(texts, batch_size=64)]
     _assert_same_entities(one, many)
     assert any(one)
+
+
+def test_pipe_batches_by_docs_and_tokens_and_reads_the_stream_lazily(trained_nlp, monkeypatch):
+    """A batch closes once it has `batch_size` docs and PIPE_MIN_TOKENS
+    tokens; an endless stream is annotated as it is read."""
+    ner = trained_nlp.get_pipe("bilstm_crf_ner")
+    sizes = []
+    predict = ner.predict
+
+    def spy(docs):
+        docs = list(docs)
+        sizes.append((len(docs), sum(len(d) for d in docs)))
+        return predict(docs)
+
+    monkeypatch.setattr(ner, "predict", spy)
+    monkeypatch.setattr(component_module, "PIPE_MIN_TOKENS", 25)
+    texts = [t for t, _ in SENTENCES]  # 7 to 11 tokens each
+    docs = list(trained_nlp.pipe(texts, batch_size=2))
+    assert [d.text for d in docs] == texts
+    assert sum(n for n, _ in sizes) == len(texts)
+    assert all(n >= 2 and tokens >= 25 for n, tokens in sizes[:-1]) and sizes[-1][0] >= 1
+    ends = list(itertools.accumulate(n for n, _ in sizes))
+    for (n, tokens), end in zip(sizes[:-1], ends):
+        assert n - 1 < 2 or tokens - len(docs[end - 1]) < 25  # closed as soon as both were reached
+    endless = (texts[i % len(texts)] for i in itertools.count())
+    first = list(itertools.islice(trained_nlp.pipe(endless, batch_size=2), 5))
+    assert [d.text for d in first] == texts[:5]
 
 
 def test_multiprocessing_gives_same_predictions(trained_nlp):

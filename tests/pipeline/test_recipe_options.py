@@ -193,3 +193,14 @@ def test_float32_training_is_untouched_by_the_precision_option():
         train(nlp, make_examples(nlp), steps=3)
         runs.append(nlp.update(make_examples(nlp))["bilstm_crf_ner"])
     assert runs[0] == runs[1]
+
+
+def test_bfloat16_training_warns_on_a_cpu_without_native_bfloat16(monkeypatch):
+    from spacy_bioner.model import bilstm_crf_layer
+
+    nlp = v2_nlp(train_precision="bfloat16")
+    examples = make_examples(nlp)
+    optimizer = nlp.initialize(lambda: examples)
+    monkeypatch.setattr(bilstm_crf_layer, "_native_bfloat16", lambda: False)
+    with pytest.warns(UserWarning, match="without native bfloat16"):
+        nlp.update(examples, sgd=optimizer)
