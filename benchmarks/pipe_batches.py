@@ -6,8 +6,8 @@ group to the component. Segments are sorted by length only within a group,
 so small groups of short docs pad more and pay per-call costs more often.
 The component now closes a batch only once it also holds `PIPE_MIN_TOKENS`
 tokens; this measures that floor against none, on one thread, with the
-test sentences as docs and with the same text joined ten sentences to a doc
-(abstract-sized), passes alternated in one process.
+test and dev sentences as docs and with the same text joined ten sentences
+to a doc (abstract-sized), passes alternated in one process.
 
     python benchmarks/pipe_batches.py training/demo/model-best \\
         ../shared/corpora/NCBI-disease --output docs/benchmarks/pipe_batches.json
@@ -22,7 +22,7 @@ import typer
 
 from speed_helpers import describe_machine, load_test_texts, single_thread
 
-FLOORS = (0, 4096, 16384, 65536)
+FLOORS = (0, 8192, 16384, 32768, 65536)
 BATCH_SIZES = (32, 128, 1000)
 
 
@@ -38,7 +38,8 @@ def _pass(nlp: Any, texts: List[str], batch_size: int, floor: int) -> Callable[[
 
 def main(
     model: Path = typer.Argument(..., help="A trained bilstm_crf_ner pipeline"),
-    corpus: Path = typer.Argument(..., help="Folder with test.tsv"),
+    corpus: Path = typer.Argument(..., help="Folder with the splits"),
+    splits: str = typer.Option("test.tsv,dev.tsv", help="Splits whose sentences are the texts (enough tokens to tell the floors apart)"),
     passes: int = typer.Option(5, help="Passes per setting (median counts)"),
     output: Path = typer.Option(Path("docs/benchmarks/pipe_batches.json"), help="JSON; a .md is written beside it"),
 ) -> None:
@@ -49,7 +50,7 @@ def main(
 
     default_floor = component.PIPE_MIN_TOKENS
     nlp = spacy.load(model)
-    sentences = load_test_texts(corpus / "test.tsv", nlp)
+    sentences = [t for split in splits.split(",") for t in load_test_texts(corpus / split, nlp)]
     docs = {"sentences": sentences,
             "10 sentences per doc": [" ".join(sentences[i : i + 10]) for i in range(0, len(sentences), 10)]}
     list(nlp.pipe(sentences[:200]))  # warm-up
@@ -70,7 +71,7 @@ def main(
         "# `nlp.pipe` speed by batch size and token floor (one thread)\n",
         f"`{report['command']}`\n",
         f"{report['date']}; {report['machine']}. One process, one thread, {passes} passes alternated, median. "
-        f"Texts: the {rows[next(iter(rows))]['tokens']:,} tokens of {corpus.name}'s test sentences, one sentence per "
+        f"Texts: the {rows[next(iter(rows))]['tokens']:,} tokens of the sentences of {corpus.name}'s {splits}, one sentence per "
         f"doc or ten per doc. Floor: the least number of tokens per batch (`PIPE_MIN_TOKENS`, now {default_floor}); "
         "0 is spaCy's plain `batch_size` docs per batch, as before.\n",
         "| docs | `batch_size` | " + " | ".join(f"floor {f}" for f in FLOORS) + " |",

@@ -37,9 +37,11 @@ HEAD_KEY = "spacy_bioner_head"
 INIT_SAMPLE = 10
 # `pipe` predicts in batches of at least `batch_size` docs *and* this many
 # tokens. Segments are sorted by length within a batch, so a batch of 128
-# one-sentence docs (spaCy's default size) pads and pays per-call costs that
-# a batch of 1,000 sentences spreads; docs/benchmarks/pipe_batches.md.
-PIPE_MIN_TOKENS = 16384
+# one-sentence docs pads more and pays per-call costs that a batch of 1,000
+# sentences spreads: on one thread, sentences at `batch_size` 128 went from
+# 26.5k to 33.9k tok/s with this floor, at 32 from 18.6k to 35.6k; it costs
+# a few MB per batch (docs/benchmarks/pipe_batches.md).
+PIPE_MIN_TOKENS = 32768
 
 DEFAULT_MODEL_CONFIG = """
 [model]
