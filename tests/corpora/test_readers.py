@@ -77,3 +77,21 @@ def test_bad_arguments(fixtures, tmp_path):
         TsvCorpus(fixtures / "iob2.tsv", per="paragraph")
     with pytest.raises(ValueError, match="does not exist"):
         list(TsvCorpus(tmp_path / "missing.tsv")(spacy.blank("en")))
+
+
+@pytest.mark.parametrize("with_sentences", [True, False])
+def test_make_example_copies_words_spaces_and_sentences_only(nlp, with_sentences):
+    from spacy.tokens import Doc, Span
+
+    from spacy_bioner.training.readers import make_example
+
+    words = ["Müller", "'s", "  ", "IL-2", "deficiency", ".", "It", "recurs", "."]
+    spaces = [False, True, False, True, False, True, True, False, False]
+    sent_starts = [True, False, False, False, False, False, True, False, False] if with_sentences else None
+    gold = Doc(nlp.vocab, words=words, spaces=spaces, sent_starts=sent_starts)
+    gold.ents = [Span(gold, 3, 5, label="Disease")]
+    predicted = make_example(gold).predicted
+    assert [t.text for t in predicted] == words and predicted.text == gold.text
+    assert [t.is_sent_start for t in predicted] == [t.is_sent_start for t in gold]
+    assert predicted.has_annotation("SENT_START") == with_sentences
+    assert not predicted.ents and not predicted.has_annotation("ENT_IOB")
