@@ -219,18 +219,27 @@ class BiLSTMCRFNER(TrainablePipe):
         if self.is_initialized:
             layer.put_head(self.model, name, labels)
 
-    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
+    def pipe(
+        self, stream: Iterable[Doc], *, batch_size: int = 128, min_batch_tokens: Optional[int] = None
+    ) -> Iterator[Doc]:
         """Annotate a stream of docs, in order. Batches hold at least
-        `batch_size` docs and at least PIPE_MIN_TOKENS tokens (or what is
+        `batch_size` docs and at least `min_batch_tokens` tokens (or what is
         left of the stream), so that short docs are decoded in batches big
-        enough to be fast, whatever `nlp.batch_size` is.
+        enough to be fast, whatever `nlp.batch_size` is. A stream that should
+        be answered doc by doc as it arrives (a socket, a prompt) passes
+        `component_cfg={"bilstm_crf_ner": {"min_batch_tokens": 0}}` to
+        `nlp.pipe`.
 
         stream (Iterable[Doc]): Docs to annotate.
         batch_size (int): The least number of docs per batch.
+        min_batch_tokens (Optional[int]): The least number of tokens per
+            batch; None for PIPE_MIN_TOKENS, 0 for `batch_size` docs only.
         YIELDS (Doc): The docs, annotated.
         """
+        if min_batch_tokens is None:
+            min_batch_tokens = PIPE_MIN_TOKENS
         error_handler = self.get_error_handler()
-        for docs in _token_batches(stream, batch_size, PIPE_MIN_TOKENS):
+        for docs in _token_batches(stream, batch_size, min_batch_tokens):
             try:
                 self.set_annotations(docs, self.predict(docs))
                 yield from docs

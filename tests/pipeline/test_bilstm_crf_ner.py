@@ -125,6 +125,11 @@ def test_pipe_batches_by_docs_and_tokens_and_reads_the_stream_lazily(trained_nlp
     endless = (texts[i % len(texts)] for i in itertools.count())
     first = list(itertools.islice(trained_nlp.pipe(endless, batch_size=2), 5))
     assert [d.text for d in first] == texts[:5]
+    # Doc by doc on request: a stream that must be answered as it arrives.
+    read = []
+    arriving = (read.append(t) or t for t in texts)
+    stream = trained_nlp.pipe(arriving, batch_size=1, component_cfg={"bilstm_crf_ner": {"min_batch_tokens": 0}})
+    assert next(stream).text == texts[0] and len(read) == 1
 
 
 def test_multiprocessing_gives_same_predictions(trained_nlp):
