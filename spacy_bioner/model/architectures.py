@@ -64,8 +64,9 @@ def build_bilstm_crf(
     train_precision (str): "float32", or "bfloat16" for mixed-precision
         training: the word BiLSTMs and linear layers compute in bfloat16
         while weights, gradients, the optimizer, the char BiLSTM and the CRF
-        stay float32. About 1.4x faster training on CPUs with AVX512-BF16 or
-        AMX and on recent GPUs, slower on CPUs without (docs/recipe.md).
+        stay float32. 1.15x the training steps per second of float32 on an
+        AMD EPYC with AVX512-BF16 at the same accuracy; slower on CPUs
+        without native bfloat16 (docs/recipe.md).
         Prediction is unaffected (see `set_inference_precision`).
     RETURNS (Model): The Thinc model; its torch module is built in `init`.
     """

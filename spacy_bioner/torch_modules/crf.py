@@ -99,7 +99,8 @@ class CRFHead(nn.Module):
 
     def nll(self, emissions: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
         """`loss` from emission scores (B, T, K) computed already (in float32:
-        the forward recursion's sums of exponentials need its range)."""
+        the forward recursion sums many exponentials, and a path score is a
+        difference of large sums, both beyond bfloat16's 8-bit mantissa)."""
         if len(self.tags) > SCAN_MAX_TAGS:
             return -self.crf(emissions, tags, mask=mask, reduction="sum")
         crf = self.crf
