@@ -27,11 +27,10 @@ BATCH_SIZES = (32, 128, 1000)
 
 
 def _pass(nlp: Any, texts: List[str], batch_size: int, floor: int) -> Callable[[], int]:
-    from spacy_bioner.pipeline import bilstm_crf_ner as component
+    floor_cfg = {"bilstm_crf_ner": {"min_batch_tokens": floor}}
 
     def run() -> int:
-        component.PIPE_MIN_TOKENS = floor
-        return sum(len(doc) for doc in nlp.pipe(texts, batch_size=batch_size))
+        return sum(len(doc) for doc in nlp.pipe(texts, batch_size=batch_size, component_cfg=floor_cfg))
 
     return run
 
@@ -46,9 +45,8 @@ def main(
     single_thread()
     import spacy
     from speed_per_core import alternate
-    from spacy_bioner.pipeline import bilstm_crf_ner as component
+    from spacy_bioner.pipeline.bilstm_crf_ner import PIPE_MIN_TOKENS as default_floor
 
-    default_floor = component.PIPE_MIN_TOKENS
     nlp = spacy.load(model)
     sentences = [t for split in splits.split(",") for t in load_test_texts(corpus / split, nlp)]
     docs = {"sentences": sentences,
@@ -58,7 +56,6 @@ def main(
     for kind, texts in docs.items():
         runs = {f"{kind} | {size} | {floor}": _pass(nlp, texts, size, floor) for size in BATCH_SIZES for floor in FLOORS}
         rows.update(alternate(runs, passes))
-    component.PIPE_MIN_TOKENS = default_floor
     report = {
         "command": " ".join(["python", "benchmarks/pipe_batches.py", *sys.argv[1:]]),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -90,11 +90,10 @@ def test_component_bytes_round_trip(trained_nlp):
         assert torch.equal(value, fresh.model.layers[0].shims[0]._model.state_dict()[key])
 
 
-def test_batch_size_does_not_change_predictions(trained_nlp, monkeypatch):
+def test_batch_size_does_not_change_predictions(trained_nlp):
     texts = [t for t, _ in SENTENCES] * 4
-    with monkeypatch.context() as patch:
-        patch.setattr(component_module, "PIPE_MIN_TOKENS", 1)  # really one doc per batch
-        one = [_ents(d) for d in trained_nlp.pipe(texts, batch_size=1)]
+    one_per_batch = {"bilstm_crf_ner": {"min_batch_tokens": 0}}  # really one doc per batch
+    one = [_ents(d) for d in trained_nlp.pipe(texts, batch_size=1, component_cfg=one_per_batch)]
     many = [_ents(d) for d in trained_nlp.pipe(texts, batch_size=64)]
     _assert_same_entities(one, many)
     assert any(one)
