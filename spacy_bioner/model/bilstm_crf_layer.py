@@ -24,7 +24,7 @@ from spacy.vocab import Vocab
 from thinc.api import Model, PyTorchWrapper, xp2torch
 from thinc.model import deserialize_attr, serialize_attr
 
-from .bridge import convert_inputs, convert_outputs
+from .bridge import convert_inputs, convert_outputs, finish_update
 from .data_classes import DocEntities, Targets
 from .features import Lexicon, build_batch, count_vocab, group_segments, segment_docs, word_key
 

@@ -335,7 +335,8 @@ class BiLSTMCRFNER(TrainablePipe):
             # The shim only steps parameters that have a gradient.
             layer.drop_encoder_grads(self.model)
         self._updates = updates + 1
-        super().finish_update(sgd)
+        # Thinc's Adam as torch's fused kernel over all tensors at once.
+        layer.finish_update(self.model, sgd)
 
     def use_params(self, params: Dict) -> Iterator[None]:
         """Run with the optimizer's parameter averages (`use_averages = true`):
