@@ -4,6 +4,7 @@
 Inputs are `(FeatureBatch, head)`; outputs are a float loss with a backprop
 callback (training) or, per head, `(labels, entities)` (prediction).
 """
+import functools
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy
@@ -96,9 +97,19 @@ def finish_update(model: Model, optimizer: Optimizer) -> None:
         _fused_adam_step(shim, named, optimizer)
 
 
+@functools.lru_cache(maxsize=1)
+def _torch_has_cpu_fused_adam() -> bool:
+    # torch runs `Adam(fused=True)` on CPU from 2.4 on; setup.cfg allows 2.1.
+    import torch
+    from packaging.version import Version
+
+    return Version(torch.__version__.split("+")[0]) >= Version("2.4")
+
+
 def _fused_adam_applies(optimizer: Optimizer) -> bool:
     return (
-        type(optimizer) is Optimizer
+        _torch_has_cpu_fused_adam()
+        and type(optimizer) is Optimizer
         and not optimizer.use_radam
         and optimizer.b1 > 0.0
         and optimizer.b2 > 0.0

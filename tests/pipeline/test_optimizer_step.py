@@ -109,3 +109,41 @@ def test_other_optimizers_take_thincs_own_path(make_optimizer):
         finish_update(ours, our_opt)
     for name, param in named(thinc_model)[1].items():
         assert torch.equal(named(ours)[1][name], param), name  # bit for bit: the same code ran
+
+
+def test_a_torch_without_cpu_fused_adam_takes_thincs_path(monkeypatch):
+    from spacy_bioner.model import bridge
+
+    monkeypatch.setattr(bridge, "_torch_has_cpu_fused_adam", lambda: False)
+    thinc_model, ours = twin_models()
+    thinc_opt, our_opt = Adam(0.003), Adam(0.003)
+    for step in range(3):
+        set_grads([thinc_model, ours], step)
+        thinc_model.finish_update(thinc_opt)
+        finish_update(ours, our_opt)
+    for name, param in named(thinc_model)[1].items():
+        assert torch.equal(named(ours)[1][name], param), name
+
+
+def test_training_steps_the_components_parameters_with_averages(tmp_path):
+    """Through `nlp.update`: every parameter moves and has an average, and
+    the pipeline still saves and loads."""
+    import spacy
+
+    from .conftest import make_examples, tiny_nlp
+
+    nlp = tiny_nlp()
+    examples = make_examples(nlp)
+    optimizer = nlp.initialize(lambda: examples, sgd=Adam(0.01, use_averages=True, grad_clip=1.0))
+    shim = nlp.get_pipe("bilstm_crf_ner").model.layers[0].shims[0]
+    start = {name: p.detach().clone() for name, p in shim._model.named_parameters()}
+    for _ in range(3):
+        nlp.update(examples, sgd=optimizer)
+    for name, param in shim._model.named_parameters():
+        assert optimizer.nr_update[(shim.id, name)] == 3, name
+        assert (shim.id, name) in optimizer.averages, name
+        assert param.grad is None or not param.grad.any(), name
+    moved = [name for name, p in shim._model.named_parameters() if not torch.equal(p.detach(), start[name])]
+    assert "encoder.layers.0.forward_lstm.weight_ih_l0" in moved and len(moved) > len(start) // 2
+    nlp.to_disk(tmp_path / "model")
+    assert spacy.load(tmp_path / "model")("Mutations in BRCA1 cause cancer .") is not None
