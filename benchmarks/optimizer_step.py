@@ -12,14 +12,13 @@ passes alternated in one process.
 """
 import copy
 import datetime
-import json
 import sys
 from pathlib import Path
 from typing import Any, Callable, List
 
 import typer
 
-from speed_helpers import describe_machine, single_thread
+from speed_helpers import describe_machine, single_thread, write_report
 
 
 def _stepper(model: Any, optimizer: Any, grads: List[Any], step: Callable[[Any, Any], None], steps: int) -> Callable[[], int]:
@@ -85,10 +84,7 @@ def main(
     ]
     for name, row in report["rows"].items():
         lines.append(f"| {name} | {row['ms_per_step']} | {', '.join(f'{s:.3f}' for s in row['passes_s'])} |")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=1) + "\n")
-    output.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_report(output, report, lines)
 
 
 if __name__ == "__main__":

@@ -13,14 +13,13 @@ to a doc (abstract-sized), passes alternated in one process.
         ../shared/corpora/NCBI-disease --output docs/benchmarks/pipe_batches.json
 """
 import datetime
-import json
 import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List
 
 import typer
 
-from speed_helpers import describe_machine, load_test_texts, single_thread
+from speed_helpers import describe_machine, load_test_texts, single_thread, write_report
 
 FLOORS = (0, 8192, 16384, 32768, 65536)
 BATCH_SIZES = (32, 128, 1000)
@@ -78,10 +77,7 @@ def main(
         for size in BATCH_SIZES:
             lines.append(f"| {kind} | {size} | " + " | ".join(
                 f"{rows[f'{kind} | {size} | {floor}']['tok_per_s']:,}" for floor in FLOORS) + " |")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=1) + "\n")
-    output.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_report(output, report, lines)
 
 
 if __name__ == "__main__":

@@ -63,3 +63,14 @@ def training_batches(nlp: Any, path: Path, limit: int, batch_words: int = 0) -> 
     else:
         batches = [list(b) for b in resolved["batcher"](examples)]
     return batches, resolved["optimizer"]
+
+
+def write_report(output: Path, report: dict, lines: List[str]) -> None:
+    """Write a benchmark's JSON to `output` and its Markdown table beside it
+    (same name, .md), and print the table."""
+    import json
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=1) + "\n")
+    output.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
