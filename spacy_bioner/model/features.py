@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy
-from spacy.attrs import ORTH
+from spacy.attrs import LOWER, ORTH
 from spacy.tokens import Doc
 from spacy.vectors import Mode
 from thinc.api import get_array_module
@@ -148,19 +148,22 @@ def group_segments(segments: List[Segment], batch_tokens: int) -> Iterator[List[
         yield group
 
 
-def vector_rows(doc: Doc) -> numpy.ndarray:
-    """Row of each token in the vectors table, trying the exact form first and
-    the lowercase form second; -1 where neither has a vector."""
-    vectors = doc.vocab.vectors
+def vector_rows(vectors: Any, orths: numpy.ndarray, lowers: numpy.ndarray) -> numpy.ndarray:
+    """Row of each word in the vectors table, trying the exact form first and
+    the lowercase form second; -1 where neither has a vector.
+
+    vectors (Vectors): The vocab's vectors (spaCy's default mode).
+    orths, lowers (numpy.ndarray): ORTH and LOWER hashes of the words.
+    """
     if vectors.mode != Mode.default:
         raise ValueError(
             f"bilstm_crf_ner reads static vectors in spaCy's default mode only; "
             f"the vectors table is in mode '{vectors.mode}'."
         )
-    rows = vectors.find(keys=doc.to_array("ORTH"))
+    rows = vectors.find(keys=orths)
     missing = rows < 0
     if missing.any():
-        rows[missing] = vectors.find(keys=doc.to_array("LOWER")[missing])
+        rows[missing] = vectors.find(keys=lowers[missing])
     return rows
 
 
@@ -191,29 +194,26 @@ def build_batch(
         model has none; rows are looked up here, per batch.
     normalize_digits: How `words` is keyed (see `word_key`).
     """
-    strings = docs[segments[0].doc].vocab.strings
+    vocab = docs[segments[0].doc].vocab
+    strings = vocab.strings
     use_vectors = vectors_table is not None
     windows = [(seg.doc, w) for seg in segments for w in seg.windows]
     width = max(w[1] - w[0] for _, w in windows)
     n = len(windows)
-    orth_ids = numpy.zeros((n, width), dtype="uint64")
+    # ORTH, and LOWER for the vectors' second try, in one array per doc.
+    attrs = [ORTH, LOWER] if use_vectors else [ORTH]
+    hashes = numpy.zeros((len(attrs), n, width), dtype="uint64")
     lengths = numpy.zeros((n,), dtype="int64")
-    rows = numpy.full((n, width), -1, dtype="int64") if use_vectors else None
-    doc_orths: Dict[int, numpy.ndarray] = {}
-    doc_rows: Dict[int, numpy.ndarray] = {}
+    doc_hashes: Dict[int, numpy.ndarray] = {}
     for r, (d, (start, end, _, _)) in enumerate(windows):
-        if d not in doc_orths:
-            doc_orths[d] = docs[d].to_array(ORTH)
-            if use_vectors:
-                doc_rows[d] = vector_rows(docs[d])
+        if d not in doc_hashes:
+            doc_hashes[d] = docs[d].to_array(attrs).reshape(-1, len(attrs)).T
         lengths[r] = end - start
-        orth_ids[r, : end - start] = doc_orths[d][start:end]
-        if rows is not None:
-            rows[r, : end - start] = doc_rows[d][start:end]
+        hashes[:, r, : end - start] = doc_hashes[d][:, start:end]
     # Everything per token is done on arrays; Python only looks at each
     # distinct word of the batch once (and then only on a cache miss).
     real = numpy.arange(width)[None, :] < lengths[:, None]
-    distinct, inverse = numpy.unique(orth_ids[real], return_inverse=True)
+    distinct, first, inverse = numpy.unique(hashes[0][real], return_index=True, return_inverse=True)
     unique_ids = numpy.zeros((n, width), dtype="int64")
     unique_ids[real] = inverse
     word_ids = numpy.zeros((n, width), dtype="int64")
@@ -225,10 +225,16 @@ def build_batch(
     # matrix of every other word in the batch.
     char_ids = numpy.fromiter(itertools.chain.from_iterable(per_word), dtype="int64",
                               count=int(char_lengths.sum()))
+    rows = None
+    if use_vectors:
+        # Looked up once per distinct word (LOWER is a property of the word).
+        rows = numpy.full((n, width), -1, dtype="int64")
+        rows[real] = vector_rows(vocab.vectors, distinct, hashes[1][real][first])[inverse]
     vectors = known = None
     if rows is not None:
         xp = get_array_module(vectors_table)
-        vectors = vectors_table[xp.asarray(numpy.maximum(rows, 0))].astype("float32")
+        # Fancy indexing copies already: no second copy when it is float32.
+        vectors = vectors_table[xp.asarray(numpy.maximum(rows, 0))].astype("float32", copy=False)
         known = rows >= 0
     batch = FeatureBatch(
         words=word_ids,

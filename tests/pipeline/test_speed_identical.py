@@ -54,6 +54,35 @@ def test_build_batch_matches_per_token_reference(trained_nlp, monkeypatch):
                     assert chars == [attrs["chars"].get(c) for c in text]
 
 
+def test_build_batch_vector_rows_match_per_token_lookup():
+    """Vectors are looked up once per distinct word of a batch: each token
+    still gets its exact form's row, else its lowercase form's, else none."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    table = numpy.arange(4 * 3, dtype="float32").reshape(4, 3)
+    for row, word in enumerate(["brca1", "Cancer", "of", "PTEN"]):
+        nlp.vocab.set_vector(word, table[row])
+    texts = ["BRCA1 Cancer cancer of PTEN pten unknown BRCA1 .", "brca1 OF Of CANCER", LONG]
+    docs = [nlp.make_doc(t) for t in texts]
+    segments = segment_docs(docs, max_length=16, context=4)  # windows too
+    words, chars = features.Lexicon([]), features.Lexicon([])
+    vectors = nlp.vocab.vectors
+    batch = build_batch(docs, segments, words=words, chars=chars, vectors_table=vectors.data)
+    windows = [(seg.doc, w) for seg in segments for w in seg.windows]
+    for r, (d, (start, end, _, _)) in enumerate(windows):
+        for i, token in enumerate(docs[d][start:end]):
+            row = vectors.find(key=token.text)
+            row = row if row >= 0 else vectors.find(key=token.lower_)
+            if row >= 0:
+                assert batch.known[r, i], token.text
+                assert numpy.array_equal(batch.vectors[r, i], vectors.data[row]), token.text
+            else:
+                assert not batch.known[r, i], token.text
+        assert not batch.known[r, end - start :].any()
+    assert batch.known.sum() > 10 and (~batch.known).sum() > 10
+
+
 def test_gold_tags_fast_path_equals_alignment(trained_nlp, monkeypatch):
     ner = trained_nlp.get_pipe("bilstm_crf_ner")
     examples = make_examples(trained_nlp)
