@@ -103,3 +103,22 @@ def test_component_merges_heads_on_request(two_heads):
         ("cancer", 0.95, ["bc5cdr"]), ("lung cancer", 0.6, ["bc5cdr"])
     ]
     assert [s.text for s in doc.spans[f"{NAME}_ncbi"]] == ["Breast cancer"]
+
+
+def test_one_head_writes_its_spans_and_merges_only_what_overlaps(trained_nlp):
+    """With one head, its decoded spans are `doc.ents` as they are; spans that
+    overlap or come out of order (never from a BIO path) still go through
+    the merge."""
+    text = "Patients with hereditary breast cancer and APC mutations ."
+    ordered = [(2, 5, "Disease", 0.8), (6, 7, "Gene", 0.6)]
+    doc = annotate(trained_nlp, text, {"default": ordered})
+    assert [(e.start, e.end, e.label_) for e in doc.ents] == [(2, 5, "Disease"), (6, 7, "Gene")]
+    assert doc.spans[NAME].attrs["scores"] == [0.8, 0.6]
+    assert doc.spans[NAME].attrs["heads"] == [["default"], ["default"]]
+    assert scored(doc, f"{NAME}_default") == scored(doc, NAME)
+    overlapping = [(6, 7, "Gene", 0.6), (2, 5, "Disease", 0.5), (3, 5, "Disease", 0.9)]
+    doc = annotate(trained_nlp, text, {"default": overlapping})
+    # The merge keeps the most confident of overlapping spans, in text order.
+    assert [(e.start, e.end, e.label_) for e in doc.ents] == [(3, 5, "Disease"), (6, 7, "Gene")]
+    assert doc.spans[NAME].attrs["scores"] == [0.9, 0.6]
+    assert len(doc.spans[f"{NAME}_default"]) == 3  # the head's group keeps what it found
