@@ -51,15 +51,14 @@ def main(
     component = nlp.get_pipe("bilstm_crf_ner")
     settings = nlp.config["training"]["optimizer"]
     generator = torch.Generator().manual_seed(0)
-    models = {"Thinc's loop (model.finish_update)": copy.deepcopy(component.model),
-              "fused torch step (bridge.finish_update)": copy.deepcopy(component.model)}
+    sides = {"Thinc's loop (model.finish_update)": lambda m, o: m.finish_update(o),
+             "fused torch step (bridge.finish_update)": finish_update}
     template = next(s for node in component.model.walk() for s in node.shims)._model
     grads = [torch.randn(p.shape, generator=generator) * 1e-3 for p in template.parameters()]
     runs = {}
-    for name, copied in models.items():
+    for name, step in sides.items():
         optimizer = registry.resolve({"optimizer": settings})["optimizer"]
-        step = (lambda m, o: m.finish_update(o)) if name.startswith("Thinc") else finish_update
-        runs[name] = _stepper(copied, optimizer, grads, step, steps)
+        runs[name] = _stepper(copy.deepcopy(component.model), optimizer, grads, step, steps)
         runs[name]()  # warm-up: the optimizer's state is allocated
     rows = alternate(runs, passes)
     n_params = sum(p.numel() for p in template.parameters())

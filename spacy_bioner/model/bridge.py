@@ -132,9 +132,9 @@ class _AdamViews:
     def __init__(self, optimizer: Optimizer, key: Tuple, param: Any) -> None:
         import torch
 
-        for store, shape in ((optimizer.mom1, (param.numel(),)), (optimizer.mom2, (param.numel(),))):
+        for store in (optimizer.mom1, optimizer.mom2):
             if key not in store:
-                store[key] = numpy.zeros(shape, dtype="float32")
+                store[key] = numpy.zeros((param.numel(),), dtype="float32")
         self.arrays = (optimizer.mom1[key], optimizer.mom2[key])
         self.mom1, self.mom2 = (torch.from_numpy(array).view(param.shape) for array in self.arrays)
         self.average: Any = None

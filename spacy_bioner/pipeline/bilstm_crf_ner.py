@@ -277,7 +277,6 @@ class BiLSTMCRFNER(TrainablePipe):
         for i, doc in enumerate(docs):
             clear_user_data_scores(doc)
             found: Dict[str, List[Tuple[int, int, str, float]]] = {}
-            spans: Dict[str, List[Span]] = {}
             for head in heads:
                 entities = []
                 for start, end, label, confidence in predictions[head][i]:
@@ -285,21 +284,14 @@ class BiLSTMCRFNER(TrainablePipe):
                     if start < end:
                         entities.append((start, end, label, confidence))
                 found[head] = entities
-                spans[head] = [Span(doc, s, e, label=lab) for s, e, lab, _ in entities]
-                doc.spans[keys[head]] = make_scored_group(doc, keys[head], spans[head], [c for *_, c in entities], head=head)
-            if len(heads) == 1 and _disjoint_in_order(found[heads[0]]):
-                # One head's decoded spans are already what merging would
-                # return (a BIO path has no overlaps): reuse its Spans.
-                ents = spans[heads[0]]
-                scores = [c for *_, c in found[heads[0]]]
-                found_by = [[heads[0]] for _ in ents]
-            else:
-                merged = merge_entities(found, use, heads)
-                ents = [Span(doc, s, e, label=lab) for s, e, lab, _, _ in merged]
-                scores = [m[3] for m in merged]
-                found_by = [m[4] for m in merged]
+                spans = [Span(doc, s, e, label=lab) for s, e, lab, _ in entities]
+                doc.spans[keys[head]] = make_scored_group(doc, keys[head], spans, [c for *_, c in entities], head=head)
+            merged = merge_entities(found, use, heads)
+            ents = [Span(doc, s, e, label=lab) for s, e, lab, _, _ in merged]
             doc.ents = ents
-            doc.spans[self.name] = make_scored_group(doc, self.name, ents, scores, heads=found_by, doc_ents=True)
+            doc.spans[self.name] = make_scored_group(
+                doc, self.name, ents, [m[3] for m in merged], heads=[m[4] for m in merged], doc_ents=True
+            )
 
     def update(
         self,
@@ -622,11 +614,6 @@ def _token_batches(stream: Iterable[Doc], min_docs: int, min_tokens: int) -> Ite
             batch, tokens = [], 0
     if batch:
         yield batch
-
-
-def _disjoint_in_order(entities: Sequence[Tuple[int, int, str, float]]) -> bool:
-    """Whether the spans are sorted by position and do not overlap."""
-    return all(a[1] <= b[0] for a, b in zip(entities, entities[1:]))
 
 
 def _trim_space(doc: Doc, start: int, end: int) -> Tuple[int, int]:

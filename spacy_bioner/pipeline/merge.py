@@ -23,6 +23,13 @@ def merge_entities(found: Dict[str, List[Entity]], use: Sequence[str], order: Se
         as agreeing, whether or not it is in `use`.
     RETURNS (List[Merged]): (start, end, label, confidence, heads) by position.
     """
+    if len(order) == 1 and list(use) == list(order):
+        # One head: its decoded spans come from one BIO path, in order and
+        # disjoint, so they are the result as they are (checked, not assumed).
+        head = order[0]
+        spans = found.get(head, [])
+        if all(a[1] <= b[0] for a, b in zip(spans, spans[1:])):
+            return [(s, e, lab, c, [head]) for s, e, lab, c in spans]
     rank = {head: i for i, head in enumerate(order)}
     candidates: Dict[Tuple[int, int, str], List] = {}
     for head in use:
